@@ -26,6 +26,8 @@ export interface StartDatabaseOptions {
   /** Java log level for the embedded server: error, warn, info or debug. */
   javaLogLevel?: string;
   log: (line: string) => void;
+  /** Where the database's own output goes once it is running (default: `log`). */
+  warn?: (line: string) => void;
 }
 
 export class DatabaseStartError extends Error {}
@@ -71,7 +73,7 @@ async function startEmbedded(dbDir: string, opts: StartDatabaseOptions): Promise
     '0',
   ];
   const child = spawn(java, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const ready = await waitForLine(child, opts.log, (line) => {
+  const ready = await waitForLine(child, opts.warn ?? opts.log, (line) => {
     if (line.startsWith('READY ')) return { uri: line.slice(6).trim() };
     if (line.startsWith('LOCKED ')) {
       throw new DatabaseStartError(
@@ -93,7 +95,7 @@ async function startMongod(mongod: string, dbDir: string, opts: StartDatabaseOpt
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const uri = `mongodb://127.0.0.1:${port}`;
-  await waitForLine(child, opts.log, (line) => {
+  await waitForLine(child, opts.warn ?? opts.log, (line) => {
     if (/Waiting for connections|waiting for connections/.test(line)) return true;
     if (/DBPathInUse|Unable to lock the lock file/.test(line)) {
       throw new DatabaseStartError(`the database in ${dbPath} is in use by another mongod; stop it, or use MONGO_URI`);

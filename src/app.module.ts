@@ -1,0 +1,37 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { RequestMiddleware } from './common/request.middleware';
+import { AccessModule } from './modules/access/access.module';
+import { AppConfig } from './modules/config/app-config';
+import { ConfigModule } from './modules/config/config.module';
+import { DatabaseInfo, DatabaseModule } from './modules/database/database.module';
+import { EventsModule } from './modules/events/events.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { SettingsModule } from './modules/settings/settings.module';
+import { SystemModule } from './modules/system/system.module';
+import { UsersModule } from './modules/users/users.module';
+import { resolvePlugins } from './plugins/registry';
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig, database: DatabaseInfo): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(database),
+        EventsModule,
+        AccessModule,
+        SettingsModule,
+        // AuthModule first: its literal routes (user/authentication) must precede user/:id
+        AuthModule,
+        UsersModule,
+        SystemModule,
+        ...resolvePlugins(config.plugins).map((p) => p.module),
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestMiddleware).forRoutes('*');
+  }
+}

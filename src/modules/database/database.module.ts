@@ -1,0 +1,37 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import type { DatabaseEngine } from './database-process';
+
+/** Which database the server runs on, for `/system/version` and the start-up line. */
+export class DatabaseInfo {
+  constructor(
+    readonly engine: DatabaseEngine,
+    readonly uri: string,
+    readonly dbName: string,
+  ) {}
+}
+
+/**
+ * The mongoose connection. The database process itself (embedded or not) is started before Nest by
+ * `startDatabase`, so that this module only connects. `autoIndex` is off: indexes are built
+ * explicitly at start-up (see `ensureIndexes`) and a failure stops the server.
+ */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(info: DatabaseInfo): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        MongooseModule.forRoot(info.uri, {
+          dbName: info.dbName,
+          autoIndex: false,
+          autoCreate: true,
+          serverSelectionTimeoutMS: 15_000,
+        }),
+      ],
+      providers: [{ provide: DatabaseInfo, useValue: info }],
+      exports: [DatabaseInfo],
+    };
+  }
+}
