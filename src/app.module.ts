@@ -1,4 +1,4 @@
-import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { RequestMiddleware } from './common/request.middleware';
 import { AccessModule } from './modules/access/access.module';
 import { AppConfig } from './modules/config/app-config';
@@ -32,6 +32,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestMiddleware).forRoutes('*');
+    consumer.apply(RequestMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }

@@ -90,7 +90,8 @@ async function startMongod(mongod: string, dbDir: string, opts: StartDatabaseOpt
   mkdirSync(dbPath, { recursive: true });
   const port = await freePort();
   // mongod does not watch its stdin, so a small watchdog (this same Node binary) ends it when we die.
-  const watchdog = path.join(__dirname, 'watchdog.js');
+  const built = path.join(__dirname, 'watchdog.js');
+  const watchdog = existsSync(built) ? built : path.resolve(__dirname, '../../../dist/modules/database/watchdog.js');
   const child = spawn(process.execPath, [watchdog, mongod, '--dbpath', dbPath, '--bind_ip', '127.0.0.1', '--port', String(port)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
