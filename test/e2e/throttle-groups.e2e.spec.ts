@@ -43,7 +43,7 @@ describe('login throttling', () => {
       for (let i = 0; i < 6; i++) await call(t.api, 'GET', '/user/authentication', { basic: ['shared.victim', 'nope'] });
       expect((await call(second.api, 'GET', '/user/authentication', { basic: ['shared.victim', 'right-password'] })).status).toBe(429);
     } finally {
-      await second.server.close(); // not second.close(): that would drop the shared database
+      await second.close({ keepDatabase: true });
     }
   });
 });

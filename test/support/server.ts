@@ -15,7 +15,8 @@ export interface TestServer {
   /** The server's database, for checks the API cannot make. */
   db: Db;
   dataDir: string;
-  close(): Promise<void>;
+  /** Stops the server and drops its database (unless `keepDatabase`, for a shared one). */
+  close(opts?: { keepDatabase?: boolean }): Promise<void>;
 }
 
 /**
@@ -49,9 +50,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     api: `${server.url}/api/v1`,
     db,
     dataDir,
-    close: async () => {
+    close: async (opts = {}) => {
       await server.close();
-      await db.dropDatabase().catch(() => {});
+      if (!opts.keepDatabase) await db.dropDatabase().catch(() => {});
       await client.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
