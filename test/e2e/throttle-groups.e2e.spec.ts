@@ -29,7 +29,9 @@ describe('login throttling', () => {
 
   it('counts failures by email against the same account and keeps counters in the database', async () => {
     await registerUser(t.api, 'victim2', 'right-password');
-    for (let i = 0; i < 6; i++) await call(t.api, 'GET', '/user/authentication', { basic: ['victim2', 'nope'] });
+    for (let i = 0; i < 3; i++) await call(t.api, 'GET', '/user/authentication', { basic: ['victim2', 'nope'] });
+    for (let i = 0; i < 3; i++) await call(t.api, 'GET', '/user/authentication', { basic: ['victim2@example.org', 'nope'] });
+    expect((await call(t.api, 'GET', '/user/authentication', { basic: ['victim2', 'right-password'] })).status).toBe(429);
     const rows = await t.db.collection('login_failures').find({ key: 'login:victim2' }).toArray();
     expect(rows).toHaveLength(1);
     expect(rows[0].points).toBeGreaterThan(5);
@@ -77,6 +79,10 @@ describe('groups', () => {
     // moderators cannot grant roles or delete the group
     expect((await call(t.api, 'POST', `/group/${id}/member`, { token: mod.token, query: { userId: stranger.user._id, level: 2 } })).status).toBe(403);
     expect((await call(t.api, 'DELETE', `/group/${id}`, { token: mod.token })).status).toBe(403);
+    // nor demote or remove the group's admin
+    expect((await call(t.api, 'POST', `/group/${id}/member`, { token: mod.token, query: { userId: owner.user._id, level: 0 } })).status).toBe(403);
+    expect((await call(t.api, 'DELETE', `/group/${id}/member`, { token: mod.token, query: { userId: owner.user._id } })).status).toBe(403);
+    expect((await call(t.api, 'GET', `/group/${id}`, { token: owner.token })).body._accessLevel).toBe(2);
     // members see the group but cannot add people
     expect((await call(t.api, 'GET', `/group/${id}`, { token: member.token })).body._accessLevel).toBe(0);
     expect((await call(t.api, 'POST', `/group/${id}/member`, { token: member.token, query: { userId: stranger.user._id } })).status).toBe(403);

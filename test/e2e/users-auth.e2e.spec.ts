@@ -245,6 +245,10 @@ describe('API keys', () => {
     const me = (await call(t.api, 'GET', '/user/me', { token })).body;
     // an update needs full rights: the scoped token counts as anonymous there
     expect((await call(t.api, 'PUT', `/user/${me._id}`, { token: scoped, query: { firstName: 'Z' } })).status).toBe(401);
+    // the same key or token sent as an HTTP Basic password keeps its scope
+    expect((await call(t.api, 'PUT', `/user/${me._id}`, { basic: ['scopeuser', `key:${key.body.key}`], query: { firstName: 'Z' } })).status).toBe(401);
+    expect((await call(t.api, 'PUT', `/user/${me._id}`, { basic: ['scopeuser', `token:${scoped}`], query: { firstName: 'Z' } })).status).toBe(401);
+    expect((await call(t.api, 'GET', '/user/me', { basic: ['scopeuser', `key:${key.body.key}`] })).body.login).toBe('scopeuser');
     expect((await call(t.api, 'POST', '/api_key', { token, query: { scope: '["no.such.scope"]' } })).status).toBe(400);
     expect((await call(t.api, 'POST', '/api_key', { token, query: { scope: '[not json' } })).status).toBe(400);
   });

@@ -24,7 +24,7 @@ export class AuthGuard implements CanActivate {
     };
     const req = context.switchToHttp().getRequest<Request>();
     const result = await this.auth.authenticateRequest(req, { cookie: Boolean(rule.cookie) });
-    const scoped = TokenService.hasScope(result.token, rule.scope);
+    const scoped = TokenService.hasScope(result.scope ?? result.token?.scope ?? null, rule.scope);
     const user = scoped ? result.user : null;
     RequestContext.setAuth(user, scoped ? result.token : null);
 

@@ -15,6 +15,8 @@ import { TokenService } from './token.service';
 export interface Authenticated {
   user: UserDoc | null;
   token: TokenDoc | null;
+  /** Scopes the credentials carry; absent for a password, which grants everything. */
+  scope?: string[];
   /** Why credentials that were sent did not authenticate (for a 401 on routes that need a user). */
   failure?: string;
 }
@@ -58,10 +60,7 @@ export class AuthService {
     if (bearer) return this.fromToken(bearer[1]);
 
     const basic = parseBasicAuth(authorization);
-    if (basic) {
-      const user = await this.basicLogin(basic.user, basic.password, req.ip, { alternatives: true });
-      return { user, token: null };
-    }
+    if (basic) return this.basicLogin(basic.user, basic.password, req.ip, { alternatives: true });
 
     const cookie = (req as Request & { cookies?: Record<string, string> }).cookies?.[COOKIE_NAME];
     if (cookie && opts.cookie && (req.method === 'GET' || req.method === 'HEAD')) return this.fromToken(cookie);
@@ -72,35 +71,45 @@ export class AuthService {
    * HTTP Basic: `login` (or email for the account password) and one of the accepted secrets.
    * Throttled: a locked login is refused before any check, and every failure counts.
    */
-  async basicLogin(login: string, password: string, ip: string | undefined, opts: { alternatives: boolean }): Promise<UserDoc> {
-    await this.throttle.assertAllowed(login, ip);
-    const user = await this.checkBasic(login, password, opts.alternatives);
-    if (!user) {
-      await this.throttle.recordFailure(login, ip);
+  async basicLogin(login: string, password: string, ip: string | undefined, opts: { alternatives: boolean }): Promise<Authenticated & { user: UserDoc }> {
+    const known = await this.users.findByLoginOrEmail(login);
+    // one counter per account, whether it is named by login or by email
+    const throttleKey = known?.login ?? login;
+    await this.throttle.assertAllowed(throttleKey, ip);
+    const result = await this.checkBasic(known, login, password, opts.alternatives);
+    if (!result) {
+      await this.throttle.recordFailure(throttleKey, ip);
       throw new AuthenticationError('Login failed.');
     }
-    if (user.status !== 'enabled') throw new AuthenticationError('This account is disabled.');
-    return user;
+    if (result.user.status !== 'enabled') throw new AuthenticationError('This account is disabled.');
+    return result;
   }
 
-  private async checkBasic(login: string, password: string, alternatives: boolean): Promise<UserDoc | null> {
-    const user = await this.users.findByLoginOrEmail(login);
+  private async checkBasic(
+    user: UserDoc | null,
+    login: string,
+    password: string,
+    alternatives: boolean,
+  ): Promise<(Authenticated & { user: UserDoc }) | null> {
     if (password.startsWith('token:') && alternatives) {
+      // the token keeps its own scope: a Basic login cannot widen it
       const token = await this.tokens.resolve(password.slice(6));
-      return user && token && String(token.userId) === String(user._id) ? user : null;
+      return user && token && String(token.userId) === String(user._id) ? { user, token } : null;
     }
     if (password.startsWith('key:') && alternatives) {
       const key = await this.apiKeys.resolve(password.slice(4));
-      return user && key && String(key.userId) === String(user._id) ? user : null;
+      if (!user || !key || String(key.userId) !== String(user._id)) return null;
+      return key.scope ? { user, token: null, scope: key.scope } : { user, token: null };
     }
     if (!user) {
       // let a plugin (LDAP-style) vouch for a login we do not know locally
       const event = await this.events.trigger('model.user.authenticate', { login, password });
-      return (event.responses.at(-1) as UserDoc | undefined) ?? null;
+      const vouched = event.responses.at(-1) as UserDoc | undefined;
+      return vouched ? { user: vouched, token: null } : null;
     }
-    if (await this.passwords.verify(password, user.passwordHash)) return user;
+    if (await this.passwords.verify(password, user.passwordHash)) return { user, token: null };
     if (alternatives && !login.includes('@')) {
-      for (const verify of this.verifiers.values()) if (await verify(user, password)) return user;
+      for (const verify of this.verifiers.values()) if (await verify(user, password)) return { user, token: null };
     }
     return null;
   }

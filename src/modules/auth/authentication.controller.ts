@@ -33,7 +33,7 @@ export class AuthenticationController {
       if (!current) throw new AuthenticationError('Use HTTP Basic authentication to log in.');
       return this.respond(current, res);
     }
-    const user = await this.auth.basicLogin(basic.user, basic.password, req.ip, { alternatives: false });
+    const { user } = await this.auth.basicLogin(basic.user, basic.password, req.ip, { alternatives: false });
     return this.respond(user, res);
   }
 

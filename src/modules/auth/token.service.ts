@@ -58,10 +58,11 @@ export class TokenService {
     return this.repo.deleteForApiKey(apiKeyId);
   }
 
-  static hasScope(token: TokenDoc | null, scope: string | undefined): boolean {
-    if (!token) return true; // password (Basic) logins carry full rights
-    if (!scope) return token.scope.includes(TokenScope.USER_AUTH);
-    return token.scope.includes(TokenScope.USER_AUTH) || token.scope.includes(scope);
+  /** Whether credentials with `granted` scopes may use a route needing `scope` (null: a password, full rights). */
+  static hasScope(granted: string[] | null, scope: string | undefined): boolean {
+    if (!granted) return true;
+    if (granted.includes(TokenScope.USER_AUTH)) return true;
+    return scope !== undefined && granted.includes(scope);
   }
 }
 

@@ -114,7 +114,9 @@ export class GroupsService {
    */
   async addMember(id: Types.ObjectId, userId: Types.ObjectId, level: AccessLevel = AccessLevel.READ): Promise<GroupDoc> {
     if (!isAccessLevel(level)) throw new ValidationError('level must be 0 (member), 1 (moderator) or 2 (admin).', 'level');
-    const group = await this.load(id, level > AccessLevel.READ ? AccessLevel.ADMIN : AccessLevel.WRITE);
+    const current = (await this.repo.findById(id))?.access.users.find((e) => sameId(e.id, userId))?.level ?? AccessLevel.READ;
+    // granting or changing a role (moderator, admin) is for group admins; moderators only add members
+    const group = await this.load(id, level > AccessLevel.READ || current > AccessLevel.READ ? AccessLevel.ADMIN : AccessLevel.WRITE);
     const member = await this.users.findById(userId);
     if (!member) throw new NotFoundError(`User not found: ${userId}`);
     await this.users.addGroup(member._id, group._id);
@@ -124,7 +126,9 @@ export class GroupsService {
   /** Removes a member (group moderators and admins may; anyone may leave). */
   async removeMember(id: Types.ObjectId, userId: Types.ObjectId): Promise<GroupDoc> {
     const user = RequestContext.user();
-    const group = await this.load(id, sameId(user?._id, userId) ? AccessLevel.READ : AccessLevel.WRITE);
+    const role = (await this.repo.findById(id))?.access.users.find((e) => sameId(e.id, userId))?.level ?? AccessLevel.READ;
+    const needed = sameId(user?._id, userId) ? AccessLevel.READ : role > AccessLevel.READ ? AccessLevel.ADMIN : AccessLevel.WRITE;
+    const group = await this.load(id, needed);
     await this.users.removeGroup(userId, group._id);
     return this.setRole(group, userId, AccessLevel.READ);
   }
