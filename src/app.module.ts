@@ -9,6 +9,9 @@ import { AuthModule } from './modules/auth/auth.module';
 import { SettingsModule } from './modules/settings/settings.module';
 import { SystemModule } from './modules/system/system.module';
 import { UsersModule } from './modules/users/users.module';
+import { TreeModule } from './modules/tree/tree.module';
+import { UploadsModule } from './modules/uploads/uploads.module';
+import { ResourcesModule } from './modules/resources/resources.module';
 import { resolvePlugins } from './plugins/registry';
 
 @Module({})
@@ -25,6 +28,9 @@ export class AppModule implements NestModule {
         // AuthModule first: its literal routes (user/authentication) must precede user/:id
         AuthModule,
         UsersModule,
+        TreeModule,
+        UploadsModule,
+        ResourcesModule,
         SystemModule,
         ...resolvePlugins(config.plugins).map((p) => p.module),
       ],

@@ -3,6 +3,9 @@ import express, { NextFunction, Request, Response } from 'express';
 import { ValidationError } from './errors';
 import { RequestContext } from './request-context';
 
+/** Routes whose body is file content, never parsed. */
+const RAW_BODY_ROUTES = /^\/api\/v1\/file(\/chunk|\/[0-9a-f]{24}\/contents)?\/?$/i;
+
 const parseJson = express.json({ limit: '1mb', strict: false });
 const parseForm = express.urlencoded({ limit: '1mb', extended: false });
 
@@ -22,7 +25,9 @@ function run(parser: express.RequestHandler, req: Request, res: Response): Promi
 export class RequestMiddleware implements NestMiddleware {
   async use(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
-      if (req.is('application/json')) await run(parseJson, req, res);
+      if (RAW_BODY_ROUTES.test(req.path)) {
+        // upload routes stream their body to the assetstore
+      } else if (req.is('application/json')) await run(parseJson, req, res);
       else if (req.is('application/x-www-form-urlencoded')) await run(parseForm, req, res);
     } catch (err) {
       const status = (err as { status?: number }).status;

@@ -39,16 +39,17 @@ export class AccessService {
 
   /**
    * A MongoDB filter matching the documents on which `user` has at least `level`, so listings are
-   * filtered by the database, not in memory. `null` means "no restriction" (site admins).
+   * filtered by the database, not in memory. `null` means "no restriction" (site admins). `prefix`
+   * addresses the ACL of a joined document (items are filtered by their folder's ACL).
    */
-  filterFor(user: UserDoc | null, level: AccessLevel): Record<string, unknown> | null {
+  filterFor(user: UserDoc | null, level: AccessLevel, prefix = ''): Record<string, unknown> | null {
     if (user?.admin) return null;
     const clauses: Record<string, unknown>[] = [];
-    if (level <= AccessLevel.READ) clauses.push({ public: true });
+    if (level <= AccessLevel.READ) clauses.push({ [`${prefix}public`]: true });
     if (user) {
-      clauses.push({ 'access.users': { $elemMatch: { id: user._id, level: { $gte: level } } } });
+      clauses.push({ [`${prefix}access.users`]: { $elemMatch: { id: user._id, level: { $gte: level } } } });
       if (user.groups?.length) {
-        clauses.push({ 'access.groups': { $elemMatch: { id: { $in: user.groups }, level: { $gte: level } } } });
+        clauses.push({ [`${prefix}access.groups`]: { $elemMatch: { id: { $in: user.groups }, level: { $gte: level } } } });
       }
     }
     return clauses.length ? { $or: clauses } : { _id: { $exists: false } };

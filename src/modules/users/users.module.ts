@@ -22,6 +22,6 @@ import { UsersService } from './users.service';
   ],
   controllers: [UsersController, GroupsController],
   providers: [UsersRepository, UsersService, GroupsRepository, GroupsService, Passwords, AuthCookie],
-  exports: [UsersService, UsersRepository, GroupsService, Passwords],
+  exports: [UsersService, UsersRepository, GroupsRepository, GroupsService, Passwords],
 })
 export class UsersModule {}

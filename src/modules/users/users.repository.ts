@@ -74,6 +74,19 @@ export class UsersRepository {
     return { users, total };
   }
 
+  /** Adds to the total size of a user's tree (sizes change with atomic increments only). */
+  async incSize(id: Types.ObjectId, delta: number): Promise<void> {
+    if (delta) await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
+  }
+
+  async setSize(id: Types.ObjectId, size: number): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
+  }
+
+  all(): AsyncIterable<UserDoc> {
+    return this.model.find({}).lean<UserDoc>().cursor();
+  }
+
   countAdmins(): Promise<number> {
     return this.model.countDocuments({ admin: true, status: 'enabled' }).exec();
   }

@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { FilterQuery, Model, Types } from 'mongoose';
+import { Paging } from '../../../common/params';
+import { COLLECTION_MODEL, CollectionDoc } from '../schemas/collection.schema';
+
+/** Every query on the `collection` collection. */
+@Injectable()
+export class CollectionsRepository {
+  constructor(@InjectModel(COLLECTION_MODEL) private readonly model: Model<CollectionDoc>) {}
+
+  findById(id: Types.ObjectId): Promise<CollectionDoc | null> {
+    return this.model.findById(id).lean<CollectionDoc>().exec();
+  }
+
+  findByName(name: string): Promise<CollectionDoc | null> {
+    return this.model.findOne({ lowerName: name.toLowerCase() }).lean<CollectionDoc>().exec();
+  }
+
+  async insert(doc: Omit<CollectionDoc, '_id'>): Promise<CollectionDoc> {
+    return (await this.model.create(doc)).toObject() as CollectionDoc;
+  }
+
+  update(id: Types.ObjectId, set: Partial<CollectionDoc>, unset: string[] = []): Promise<CollectionDoc | null> {
+    const update: Record<string, unknown> = { $set: set };
+    if (unset.length) update.$unset = Object.fromEntries(unset.map((k) => [k, 1]));
+    return this.model.findByIdAndUpdate(id, update, { new: true }).lean<CollectionDoc>().exec();
+  }
+
+  async delete(id: Types.ObjectId): Promise<void> {
+    await this.model.deleteOne({ _id: id }).exec();
+  }
+
+  async incSize(id: Types.ObjectId, delta: number): Promise<void> {
+    if (delta) await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
+  }
+
+  async setSize(id: Types.ObjectId, size: number): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
+  }
+
+  async list(visible: FilterQuery<CollectionDoc> | null, text: string | undefined, page: Paging) {
+    const clauses: FilterQuery<CollectionDoc>[] = [];
+    if (visible) clauses.push(visible);
+    if (text?.trim()) clauses.push({ lowerName: new RegExp(escape(text.trim().toLowerCase())) });
+    const filter = clauses.length ? { $and: clauses } : {};
+    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
+    if (page.limit) query.limit(page.limit);
+    const [docs, total] = await Promise.all([query.lean<CollectionDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
+    return { docs, total };
+  }
+
+  all(): AsyncIterable<CollectionDoc> {
+    return this.model.find({}).lean<CollectionDoc>().cursor();
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { FilterQuery, Model, Types } from 'mongoose';
+import { Paging } from '../../../common/params';
+import { ParentType } from '../schemas/common';
+import { FOLDER_MODEL, FolderDoc } from '../schemas/folder.schema';
+
+export interface ChildFilter {
+  /** Exact name (case-insensitive, as names are unique that way). */
+  name?: string;
+  /** Keyset paging: only names sorting after this one. */
+  after?: string;
+}
+
+/** Every query on the `folder` collection. */
+@Injectable()
+export class FoldersRepository {
+  constructor(@InjectModel(FOLDER_MODEL) private readonly model: Model<FolderDoc>) {}
+
+  findById(id: Types.ObjectId): Promise<FolderDoc | null> {
+    return this.model.findById(id).lean<FolderDoc>().exec();
+  }
+
+  findChild(parentType: ParentType, parentId: Types.ObjectId, lowerName: string): Promise<FolderDoc | null> {
+    return this.model.findOne({ parentId, parentCollection: parentType, lowerName }).lean<FolderDoc>().exec();
+  }
+
+  async listChildren(
+    parentType: ParentType,
+    parentId: Types.ObjectId,
+    visible: FilterQuery<FolderDoc> | null,
+    page: Paging,
+    by: ChildFilter = {},
+  ): Promise<{ docs: FolderDoc[]; total: number }> {
+    const filter: FilterQuery<FolderDoc> = { parentId, parentCollection: parentType };
+    if (by.name !== undefined) filter.lowerName = by.name.toLowerCase();
+    if (visible) Object.assign(filter, visible);
+    const listFilter = by.after !== undefined ? { ...filter, lowerName: { $gt: by.after.toLowerCase() } } : filter;
+    const query = this.model.find(listFilter).sort(page.sort).skip(page.offset);
+    if (page.limit) query.limit(page.limit);
+    const [docs, total] = await Promise.all([query.lean<FolderDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
+    return { docs, total };
+  }
+
+  /** Child folders, for walking a subtree (no access filter: callers are the tree's own walks). */
+  childrenOf(parentType: ParentType, parentId: Types.ObjectId): AsyncIterable<FolderDoc> {
+    return this.model.find({ parentId, parentCollection: parentType }).lean<FolderDoc>().cursor();
+  }
+
+  countChildren(parentType: ParentType, parentId: Types.ObjectId): Promise<number> {
+    return this.model.countDocuments({ parentId, parentCollection: parentType }).exec();
+  }
+
+  async insert(doc: Omit<FolderDoc, '_id'> & { _id?: Types.ObjectId }): Promise<FolderDoc> {
+    return (await this.model.create(doc)).toObject() as FolderDoc;
+  }
+
+  update(id: Types.ObjectId, set: Partial<FolderDoc>, unset: string[] = []): Promise<FolderDoc | null> {
+    const update: Record<string, unknown> = { $set: set };
+    if (unset.length) update.$unset = Object.fromEntries(unset.map((k) => [k, 1]));
+    return this.model.findByIdAndUpdate(id, update, { new: true }).lean<FolderDoc>().exec();
+  }
+
+  async delete(id: Types.ObjectId): Promise<void> {
+    await this.model.deleteOne({ _id: id }).exec();
+  }
+
+  /** Adds to the direct and/or recursive size of one folder. */
+  async incSizes(id: Types.ObjectId, direct: number, recursive: number): Promise<void> {
+    const inc: Record<string, number> = {};
+    if (direct) inc.size = direct;
+    if (recursive) inc.sizeRecursive = recursive;
+    if (Object.keys(inc).length) await this.model.updateOne({ _id: id }, { $inc: inc }).exec();
+  }
+
+  async incRecursive(ids: Types.ObjectId[], delta: number): Promise<void> {
+    if (delta && ids.length) await this.model.updateMany({ _id: { $in: ids } }, { $inc: { sizeRecursive: delta } }).exec();
+  }
+
+  async setSizes(id: Types.ObjectId, size: number, sizeRecursive: number): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $set: { size, sizeRecursive } }).exec();
+  }
+
+  async setBaseParent(ids: Types.ObjectId[], baseParentType: string, baseParentId: Types.ObjectId): Promise<void> {
+    if (ids.length) await this.model.updateMany({ _id: { $in: ids } }, { $set: { baseParentType, baseParentId } }).exec();
+  }
+
+  async setAccess(ids: Types.ObjectId[], set: Pick<FolderDoc, 'access'> & Partial<Pick<FolderDoc, 'public'>>): Promise<void> {
+    if (ids.length) await this.model.updateMany({ _id: { $in: ids } }, { $set: set }).exec();
+  }
+
+  /** Folders whose name matches, among those `visible` (search). */
+  async search(visible: FilterQuery<FolderDoc> | null, pattern: RegExp, page: Paging) {
+    const filter: FilterQuery<FolderDoc> = { lowerName: pattern, ...(visible ?? {}) };
+    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
+    if (page.limit) query.limit(page.limit);
+    return query.lean<FolderDoc[]>().exec();
+  }
+
+  all(): AsyncIterable<FolderDoc> {
+    return this.model.find({}).lean<FolderDoc>().cursor();
+  }
+}

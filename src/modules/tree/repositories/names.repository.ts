@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { isDuplicateKeyError } from '../../../common/errors';
+import { ParentType } from '../schemas/common';
+import { NAME_MODEL, NameDoc } from '../schemas/name.schema';
+
+export function nameKey(parentType: ParentType, parentId: Types.ObjectId, lowerName: string): string {
+  return `${parentType}:${String(parentId)}:${lowerName}`;
+}
+
+/** Every query on the `name` collection (child-name reservations). */
+@Injectable()
+export class NamesRepository {
+  constructor(@InjectModel(NAME_MODEL) private readonly model: Model<NameDoc>) {}
+
+  /** Takes a name; false when someone holds it. */
+  async reserve(key: string, kind: NameDoc['kind'], nodeId: Types.ObjectId): Promise<boolean> {
+    try {
+      await this.model.create({ _id: key, kind, nodeId, created: new Date() });
+      return true;
+    } catch (err) {
+      if (isDuplicateKeyError(err)) return false;
+      throw err;
+    }
+  }
+
+  find(key: string): Promise<NameDoc | null> {
+    return this.model.findById(key).lean<NameDoc>().exec();
+  }
+
+  /** Gives a name back, only if `nodeId` holds it. */
+  async release(key: string, nodeId: Types.ObjectId): Promise<void> {
+    await this.model.deleteOne({ _id: key, nodeId }).exec();
+  }
+
+  async releaseAllOf(nodeId: Types.ObjectId): Promise<void> {
+    await this.model.deleteMany({ nodeId }).exec();
+  }
+
+  all(): AsyncIterable<NameDoc> {
+    return this.model.find({}).lean<NameDoc>().cursor();
+  }
+}
