@@ -3,7 +3,7 @@ import { ConsoleLogger, LogLevel } from '@nestjs/common';
 import { AppConfig } from './modules/config/app-config';
 import { ConfigError, loadConfig } from './modules/config/load-config';
 import { DatabaseStartError } from './modules/database/database-process';
-import { BUILT_IN_PLUGIN_NAMES } from './plugins/registry';
+import { BUILT_IN_PLUGIN_NAMES, DEFAULT_PLUGIN_NAMES } from './plugins/registry';
 import { API_PREFIX, RunningServer, startServer } from './server';
 
 const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
@@ -16,7 +16,7 @@ const LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
 async function main(): Promise<void> {
   let config: AppConfig;
   try {
-    config = loadConfig(process.env, BUILT_IN_PLUGIN_NAMES);
+    config = loadConfig(process.env, BUILT_IN_PLUGIN_NAMES, DEFAULT_PLUGIN_NAMES);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -9,5 +9,7 @@ export interface PluginManifest {
   description: string;
   /** Names of plugins this one needs; they are loaded too, before it. */
   dependencies?: string[];
+  /** Loaded when PLUGINS is not set (default true); the example plugin is opt-in. */
+  enabledByDefault?: boolean;
   module: Type<unknown> | DynamicModule;
 }

@@ -1,9 +1,13 @@
+import { examplePlugin } from './example';
 import type { PluginManifest } from './plugin';
 
 /** Every built-in plugin. New plugins add their manifest here. */
-export const BUILT_IN_PLUGINS: PluginManifest[] = [];
+export const BUILT_IN_PLUGINS: PluginManifest[] = [examplePlugin];
 
 export const BUILT_IN_PLUGIN_NAMES = BUILT_IN_PLUGINS.map((p) => p.name);
+
+/** What loads when PLUGINS is not set. */
+export const DEFAULT_PLUGIN_NAMES = BUILT_IN_PLUGINS.filter((p) => p.enabledByDefault !== false).map((p) => p.name);
 
 /** The selected plugins and their dependencies, dependencies first. */
 export function resolvePlugins(selected: readonly string[], available: PluginManifest[] = BUILT_IN_PLUGINS): PluginManifest[] {

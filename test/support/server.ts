@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Db, MongoClient } from 'mongodb';
 import { loadConfig } from '../../src/modules/config/load-config';
-import { BUILT_IN_PLUGIN_NAMES } from '../../src/plugins/registry';
+import { BUILT_IN_PLUGIN_NAMES, DEFAULT_PLUGIN_NAMES } from '../../src/plugins/registry';
 import { RunningServer, startServer } from '../../src/server';
 
 export const ADMIN_PASSWORD = 'admin-secret-1';
@@ -40,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       ...env,
     },
     BUILT_IN_PLUGIN_NAMES,
+    DEFAULT_PLUGIN_NAMES,
   );
   const server = await startServer(config);
   const client = await MongoClient.connect(uri);

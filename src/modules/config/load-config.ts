@@ -12,7 +12,11 @@ const KEYS = Object.keys(configSchema.innerType().shape);
  * Reads the configuration from the environment and the optional JSON file, validates it once and
  * returns it typed. Throws a ConfigError whose message is one line naming every bad key.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, knownPlugins: readonly string[] = []): AppConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  knownPlugins: readonly string[] = [],
+  defaultPlugins: readonly string[] = knownPlugins,
+): AppConfig {
   const fromEnv: Record<string, string> = {};
   for (const key of KEYS) {
     const value = env[key];
@@ -26,7 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, knownPlugins: r
     if (err instanceof ZodError) throw new ConfigError(`Invalid configuration: ${describe(err, { ...fromFile, ...fromEnv })}`);
     throw err;
   }
-  const plugins = raw.PLUGINS ?? [...knownPlugins];
+  const plugins = raw.PLUGINS ?? [...defaultPlugins];
   const unknown = plugins.filter((p) => !knownPlugins.includes(p));
   if (unknown.length) {
     throw new ConfigError(
