@@ -1,4 +1,5 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { RawRoutesModule } from './common/raw-routes';
 import { RequestMiddleware } from './common/request.middleware';
 import { AccessModule } from './modules/access/access.module';
 import { AppConfig } from './modules/config/app-config';
@@ -23,6 +24,7 @@ export class AppModule implements NestModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(database),
         EventsModule,
+        RawRoutesModule,
         AccessModule,
         SettingsModule,
         // AuthModule first: its literal routes (user/authentication) must precede user/:id

@@ -11,6 +11,7 @@ import type { Connection } from 'mongoose';
 import { AppModule } from './app.module';
 import { ValidationError } from './common/errors';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { RawRoutes } from './common/raw-routes';
 import { JsonInterceptor } from './common/json.interceptor';
 import { AppConfig } from './modules/config/app-config';
 import { DatabaseInfo } from './modules/database/database.module';
@@ -70,8 +71,12 @@ export async function startServer(config: AppConfig, opts: StartOptions = {}): P
       abortOnError: false,
       httpsOptions: config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : undefined,
     });
+    // WebDAV and other raw prefixes answer before body parsers, CORS and Nest's routing
+    app.use(app.get(RawRoutes).dispatch);
     configureApp(app, config);
     await app.init();
+    // long uploads (WebDAV PUT, big chunks) must not be cut by Node's default 5-minute limit
+    app.getHttpServer().requestTimeout = 0;
     await ensureIndexes(app.get<Connection>(getConnectionToken()));
     const initialAdmin = await app.get(UsersService).ensureInitialAdmin(() => randomSecret(20));
     await app.listen(config.port, config.host);

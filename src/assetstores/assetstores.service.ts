@@ -91,6 +91,22 @@ export class AssetstoresService implements OnApplicationBootstrap {
     }
   }
 
+  /** The assetstore of this name, made (not current) when missing; for plugins' own stores. */
+  async ensure(input: { name: string; type: string; root?: string }): Promise<AssetstoreDoc> {
+    const existing = await this.model.findOne({ name: input.name }).lean<AssetstoreDoc>().exec();
+    if (existing) {
+      if (input.root && existing.root !== input.root) await this.model.updateOne({ _id: existing._id }, { $set: { root: input.root } }).exec();
+      this.adapters.delete(String(existing._id));
+      return { ...existing, root: input.root ?? existing.root };
+    }
+    try {
+      return (await this.model.create({ ...input, current: false, created: new Date() })).toObject() as AssetstoreDoc;
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      return (await this.model.findOne({ name: input.name }).lean<AssetstoreDoc>().exec())!;
+    }
+  }
+
   async makeCurrent(id: Types.ObjectId): Promise<AssetstoreDoc> {
     const doc = await this.get(id);
     await this.model.updateMany({ _id: { $ne: id } }, { $set: { current: false } }).exec();

@@ -1,8 +1,9 @@
 import { examplePlugin } from './example';
+import { homeDirsPlugin } from './home-dirs';
 import type { PluginManifest } from './plugin';
 
 /** Every built-in plugin. New plugins add their manifest here. */
-export const BUILT_IN_PLUGINS: PluginManifest[] = [examplePlugin];
+export const BUILT_IN_PLUGINS: PluginManifest[] = [homeDirsPlugin, examplePlugin];
 
 export const BUILT_IN_PLUGIN_NAMES = BUILT_IN_PLUGINS.map((p) => p.name);
 

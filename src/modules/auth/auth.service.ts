@@ -71,12 +71,17 @@ export class AuthService {
    * HTTP Basic: `login` (or email for the account password) and one of the accepted secrets.
    * Throttled: a locked login is refused before any check, and every failure counts.
    */
-  async basicLogin(login: string, password: string, ip: string | undefined, opts: { alternatives: boolean }): Promise<Authenticated & { user: UserDoc }> {
+  async basicLogin(
+    login: string,
+    password: string,
+    ip: string | undefined,
+    opts: { alternatives: boolean; accountPassword?: boolean },
+  ): Promise<Authenticated & { user: UserDoc }> {
     const known = await this.users.findByLoginOrEmail(login);
     // one counter per account, whether it is named by login or by email
     const throttleKey = known?.login ?? login;
     await this.throttle.assertAllowed(throttleKey, ip);
-    const result = await this.checkBasic(known, login, password, opts.alternatives);
+    const result = await this.checkBasic(known, login, password, opts.alternatives, opts.accountPassword ?? true);
     if (!result) {
       await this.throttle.recordFailure(throttleKey, ip);
       throw new AuthenticationError('Login failed.');
@@ -90,6 +95,7 @@ export class AuthService {
     login: string,
     password: string,
     alternatives: boolean,
+    accountPassword: boolean,
   ): Promise<(Authenticated & { user: UserDoc }) | null> {
     if (password.startsWith('token:') && alternatives) {
       // the token keeps its own scope: a Basic login cannot widen it
@@ -107,7 +113,7 @@ export class AuthService {
       const vouched = event.responses.at(-1) as UserDoc | undefined;
       return vouched ? { user: vouched, token: null } : null;
     }
-    if (await this.passwords.verify(password, user.passwordHash)) return { user, token: null };
+    if (accountPassword && (await this.passwords.verify(password, user.passwordHash))) return { user, token: null };
     if (alternatives && !login.includes('@')) {
       for (const verify of this.verifiers.values()) if (await verify(user, password)) return { user, token: null };
     }

@@ -42,6 +42,16 @@ export class FoldersRepository {
     return { docs, total };
   }
 
+  /** The folder a realm directory is mapped to (home-dirs plugin). */
+  findMapped(realm: string, key: string): Promise<FolderDoc | null> {
+    return this.model.findOne({ 'mapping.realm': realm, 'mapping.key': key }).lean<FolderDoc>().exec();
+  }
+
+  /** Root folders of a realm that pass `visible` (an access filter). */
+  mappedIn(realm: string, visible: FilterQuery<FolderDoc> | null): Promise<FolderDoc[]> {
+    return this.model.find({ 'mapping.realm': realm, ...(visible ?? {}) }).sort({ _id: 1 }).lean<FolderDoc[]>().exec();
+  }
+
   /** Child folders, for walking a subtree (no access filter: callers are the tree's own walks). */
   childrenOf(parentType: ParentType, parentId: Types.ObjectId): AsyncIterable<FolderDoc> {
     return this.model.find({ parentId, parentCollection: parentType }).lean<FolderDoc>().cursor();

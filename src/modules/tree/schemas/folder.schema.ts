@@ -54,5 +54,6 @@ export const FolderSchema = new Schema<FolderDoc>(
 );
 FolderSchema.index({ parentId: 1, parentCollection: 1, lowerName: 1 }, { unique: true });
 FolderSchema.index({ baseParentId: 1 });
+FolderSchema.index({ 'mapping.key': 1, 'mapping.realm': 1 });
 FolderSchema.index({ 'access.users.id': 1 });
 FolderSchema.index({ 'access.groups.id': 1 });

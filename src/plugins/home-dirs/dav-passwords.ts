@@ -1,0 +1,103 @@
+import { Body, Controller, Get, Injectable, OnModuleInit, Put, Query } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Model, Schema, Types } from 'mongoose';
+import { AuthenticationError } from '../../common/errors';
+import { RequestContext } from '../../common/request-context';
+import { Access } from '../../modules/auth/access.decorators';
+import { AuthService } from '../../modules/auth/auth.service';
+import { randomSecret } from '../../modules/auth/secrets';
+import { AppEvent } from '../../modules/events/event-bus';
+import { OnEvent } from '../../modules/events/on-event.decorator';
+import { Passwords } from '../../modules/users/passwords';
+import type { UserDoc } from '../../modules/users/user.schema';
+
+/** One WebDAV password per user (collection `dav_password`), bcrypt-hashed. */
+export interface DavPasswordDoc {
+  _id: Types.ObjectId;
+  userId: Types.ObjectId;
+  hash: string;
+  created: Date;
+}
+
+export const DAV_PASSWORD_MODEL = 'dav_password';
+export const DavPasswordSchema = new Schema<DavPasswordDoc>(
+  { userId: { type: Schema.Types.ObjectId, required: true }, hash: { type: String, required: true }, created: { type: Date, required: true } },
+  { collection: 'dav_password', versionKey: false },
+);
+DavPasswordSchema.index({ userId: 1 }, { unique: true });
+
+/** Minimum length of a WebDAV password a user sets. */
+export const MIN_DAV_PASSWORD = 8;
+/** Generated passwords: 20 characters from an alphabet without look-alikes or shell/URL trouble. */
+const GENERATED_LENGTH = 20;
+const SAFE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+
+/**
+ * WebDAV passwords: a second password per user for WebDAV clients (they store it), so the account
+ * password is never typed into a mount. Checked by AuthService for HTTP Basic logins by login.
+ */
+@Injectable()
+export class DavPasswords implements OnModuleInit {
+  constructor(
+    @InjectModel(DAV_PASSWORD_MODEL) private readonly model: Model<DavPasswordDoc>,
+    private readonly passwords: Passwords,
+    private readonly auth: AuthService,
+  ) {}
+
+  onModuleInit(): void {
+    this.auth.registerPasswordVerifier('homeDirs.davPassword', (user, password) => this.verify(user, password));
+  }
+
+  async set(user: UserDoc, password: unknown): Promise<void> {
+    const checked = this.passwords.check(password, 'password', MIN_DAV_PASSWORD);
+    const hash = await this.passwords.hash(checked);
+    // the new one replaces the old
+    await this.model.updateOne({ userId: user._id }, { $set: { hash, created: new Date() } }, { upsert: true }).exec();
+  }
+
+  async generate(user: UserDoc): Promise<string> {
+    const password = randomSecret(GENERATED_LENGTH, SAFE_ALPHABET);
+    await this.set(user, password);
+    return password;
+  }
+
+  async verify(user: UserDoc, password: string): Promise<boolean> {
+    const doc = await this.model.findOne({ userId: user._id }).lean<DavPasswordDoc>().exec();
+    return this.passwords.verify(password, doc?.hash);
+  }
+
+  @OnEvent('model.user.remove.after', 'homeDirs.removeDavPassword')
+  async onUserRemoved(event: AppEvent<UserDoc>): Promise<void> {
+    await this.model.deleteOne({ userId: event.info._id }).exec();
+  }
+}
+
+@ApiTags('homedirpass')
+@Controller('homedirpass')
+export class HomeDirPassController {
+  constructor(private readonly davPasswords: DavPasswords) {}
+
+  @Put('set')
+  @Access.user()
+  @ApiOperation({ summary: 'Set your WebDAV password (form field or JSON `password`, at least 8 characters); it replaces the old one' })
+  @ApiBody({ schema: { type: 'object', properties: { password: { type: 'string' } } } })
+  async set(@Query('password') query: string | undefined, @Body() body: unknown) {
+    const fromBody = body && typeof body === 'object' && !Array.isArray(body) ? (body as { password?: unknown }).password : undefined;
+    await this.davPasswords.set(this.user(), fromBody ?? query);
+    return { message: 'WebDAV password set.' };
+  }
+
+  @Get('generate')
+  @Access.user()
+  @ApiOperation({ summary: 'Generate a new WebDAV password; it is shown only in this answer and replaces the old one' })
+  async generate() {
+    return { password: await this.davPasswords.generate(this.user()) };
+  }
+
+  private user(): UserDoc {
+    const user = RequestContext.user();
+    if (!user) throw new AuthenticationError();
+    return user;
+  }
+}

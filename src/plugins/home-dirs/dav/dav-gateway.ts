@@ -1,0 +1,230 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { v2 as webdav } from 'webdav-server';
+import { AppError } from '../../../common/errors';
+import { RawRoutes } from '../../../common/raw-routes';
+import { RequestContext } from '../../../common/request-context';
+import { AccessLevel } from '../../../modules/access/access-level';
+import { AccessService } from '../../../modules/access/access.service';
+import { AuthService } from '../../../modules/auth/auth.service';
+import { parseBasicAuth } from '../../../modules/auth/basic-auth';
+import { TokenScope } from '../../../modules/auth/token.schema';
+import { TokenService } from '../../../modules/auth/token.service';
+import { FoldersRepository } from '../../../modules/tree/repositories/folders.repository';
+import type { UserDoc } from '../../../modules/users/user.schema';
+import { Realm, REALMS, Realms } from '../realms';
+import { DavSync } from './dav-sync';
+import { DAV_INFO, DavRequestInfo, MappedFileSystem } from './mapped-file-system';
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
+const XML_METHODS = new Set(['PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'MKCOL']);
+const MAX_XML_BODY = 1024 * 1024;
+const REALM_NAME = 'Strata WebDAV';
+
+class DavRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The WebDAV door (DESIGN §8): `/homes` and `/tales` reach one webdav-server instance with one
+ * file system, before Nest's body parsers and CORS. Before the library sees a request this gateway
+ * authenticates it (Basic only: WebDAV password, `token:` or `key:`; throttled), authorizes the
+ * source and, for COPY/MOVE, the destination (403 on refusal, never 401 for a known user), and
+ * refuses what the library cannot survive or gets wrong.
+ */
+@Injectable()
+export class DavGateway implements OnModuleInit {
+  private readonly logger = new Logger('WebDAV');
+  private server!: webdav.WebDAVServer;
+
+  constructor(
+    private readonly raw: RawRoutes,
+    private readonly auth: AuthService,
+    private readonly access: AccessService,
+    private readonly folders: FoldersRepository,
+    private readonly realms: Realms,
+    private readonly sync: DavSync,
+  ) {}
+
+  onModuleInit(): void {
+    // privilege refusals are answered by this gateway; whatever the library still refuses is a 403
+    for (const entry of (webdav.HTTPRequestContext as unknown as { defaultErrorStatusCodes: { error: Error; code: number }[] }).defaultErrorStatusCodes) {
+      if (entry.error === webdav.Errors.NotEnoughPrivilege) entry.code = 403;
+    }
+    this.server = new webdav.WebDAVServer({
+      requireAuthentification: true,
+      httpAuthentication: new GatewayAuthentication(),
+      rootFileSystem: new MappedFileSystem(this.realms, this.sync),
+      respondWithPaths: true,
+      maxRequestDepth: 1,
+      enableLocationTag: false,
+    });
+    for (const realm of REALMS) this.raw.register(`/${realm}`, (req, res, next) => this.handle(req, res, next));
+  }
+
+  private handle(req: Request, res: Response, _next: NextFunction): void {
+    withoutCors(res);
+    RequestContext.run({ origin: 'dav', ip: req.ip }, () => {
+      this.prepare(req).then(
+        () => this.server.executeRequest(req, res),
+        (err) => this.refuse(req, res, err),
+      );
+    });
+  }
+
+  private async prepare(req: Request): Promise<void> {
+    const target = checkPath(req.url);
+    if (req.method === 'PUT' && req.headers['content-range']) throw new DavRefusal(400, 'Partial PUT (Content-Range) is not supported; send the whole file.');
+    if (XML_METHODS.has(req.method)) {
+      if (Number(req.headers['content-length'] ?? 0) > MAX_XML_BODY) throw new DavRefusal(413, 'Request body too large.');
+      if (req.headers['transfer-encoding'] && !req.headers['content-length']) throw new DavRefusal(411, 'Send a Content-Length with XML bodies.');
+    }
+    if (req.method === 'PROPFIND') {
+      const depth = String(req.headers.depth ?? '').trim().toLowerCase();
+      if (depth === '') req.headers.depth = '1'; // no header would walk the whole tree
+      else if (depth !== '0' && depth !== '1') throw new DavRefusal(403, 'PROPFIND with Depth: infinity is not allowed; use Depth 0 or 1.');
+    }
+    if (req.method === 'MKCOL') delete req.headers.if;
+    if (req.headers.if) req.headers.if = tagIfLists(String(req.headers.if), req);
+    if ((req.method === 'COPY' || req.method === 'MOVE') && !req.headers.overwrite) req.headers.overwrite = 'T'; // RFC 4918 default
+
+    const user = await this.authenticate(req);
+    await this.authorize(user, req.method, target, READ_METHODS.has(req.method) ? AccessLevel.READ : AccessLevel.WRITE);
+    if (req.method === 'COPY' || req.method === 'MOVE') {
+      const destination = req.headers.destination;
+      if (!destination) throw new DavRefusal(400, 'COPY and MOVE need a Destination header.');
+      await this.authorize(user, 'PUT', checkPath(destinationPath(String(destination))), AccessLevel.WRITE);
+    }
+    const info: DavRequestInfo = { login: user.login, readableTales: () => this.readableTales(user) };
+    (req as unknown as Record<symbol, unknown>)[DAV_INFO] = info;
+    (req as unknown as Record<symbol, unknown>)[DAV_USER] = { uid: String(user._id), username: user.login, isAdministrator: false, isDefaultUser: false };
+  }
+
+  /** Basic only, login (not email) plus WebDAV password, `token:` or `key:`; every failure counts toward the lockout. */
+  private async authenticate(req: Request): Promise<UserDoc> {
+    const basic = parseBasicAuth(req.headers.authorization);
+    if (!basic) throw new DavRefusal(401, 'Log in with your login and WebDAV password, token:<token> or key:<API key>.', { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
+    const result = await this.auth.basicLogin(basic.user, basic.password, req.ip, { alternatives: true, accountPassword: false }).catch((err) => {
+      if (err instanceof AppError && err.status === 401) throw new DavRefusal(401, err.message, { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
+      throw err;
+    });
+    if (result.user.login !== basic.user) throw new DavRefusal(401, 'Use your login, not your email, for WebDAV.', { 'WWW-Authenticate': `Basic realm="${REALM_NAME}"` });
+    const scope = READ_METHODS.has(req.method) ? TokenScope.DATA_READ : TokenScope.DATA_WRITE;
+    if (!TokenService.hasScope(result.scope ?? result.token?.scope ?? null, scope)) throw new DavRefusal(403, 'These credentials do not allow this operation.');
+    RequestContext.setAuth(result.user, result.token);
+    return result.user;
+  }
+
+  private async authorize(user: UserDoc, method: string, target: string[], level: AccessLevel): Promise<void> {
+    const [realm, key] = target;
+    if (!realm) {
+      if (READ_METHODS.has(method)) return;
+      throw new DavRefusal(403, 'The server root is read-only.');
+    }
+    if (!REALMS.includes(realm as Realm)) throw new DavRefusal(404, 'Not found.');
+    if (!key) {
+      if (READ_METHODS.has(method)) return;
+      throw new DavRefusal(403, `/${realm} itself is read-only.`);
+    }
+    if (realm === 'homes') {
+      if (key !== user.login) throw new DavRefusal(403, 'You can reach only your own home.');
+      await this.realms.ensureHome(user);
+      return;
+    }
+    const workspace = await this.realms.rootFolder('tales', key);
+    if (!workspace || !this.access.has(workspace, user, AccessLevel.READ)) throw new DavRefusal(404, 'No such tale.');
+    if (!this.access.has(workspace, user, level)) throw new DavRefusal(403, 'You may read this tale but not change it.');
+  }
+
+  private async readableTales(user: UserDoc): Promise<string[]> {
+    return (await this.folders.mappedIn('tales', this.access.filterFor(user, AccessLevel.READ))).map((f) => f.mapping!.key);
+  }
+
+  private refuse(req: Request, res: Response, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    req.resume(); // drain an unread body so the connection stays usable
+    let status = 500;
+    let message = 'Internal server error.';
+    let headers: Record<string, string> = {};
+    if (err instanceof DavRefusal) ({ status, message, headers } = err);
+    else if (err instanceof AppError) {
+      status = err.status;
+      message = err.message;
+      headers = err.headers;
+    } else this.logger.error((err as Error)?.stack ?? String(err));
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+  }
+}
+
+const DAV_USER = Symbol('strata.davUser');
+
+/** Hands the library the user the gateway authenticated (the library's own Basic parser is broken). */
+class GatewayAuthentication implements webdav.HTTPAuthentication {
+  askForAuthentication(): Record<string, string> {
+    return {};
+  }
+
+  getUser(ctx: webdav.HTTPRequestContext, callback: (error: Error, user?: webdav.IUser) => void): void {
+    const user = (ctx.request as unknown as Record<symbol, webdav.IUser | undefined>)[DAV_USER];
+    if (user) callback(undefined as unknown as Error, user);
+    else callback(webdav.Errors.BadAuthentication);
+  }
+}
+
+/**
+ * Decodes and checks a request path: every segment must decode, none may be `.` or `..` or hold
+ * an encoded `/` or NUL. Returns the decoded segments.
+ */
+export function checkPath(url: string): string[] {
+  const raw = url.split('?')[0].split('#')[0];
+  const segments: string[] = [];
+  for (const part of raw.split('/')) {
+    if (part === '') continue;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(part);
+    } catch {
+      throw new DavRefusal(400, 'The URL is not validly encoded.');
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\') || decoded.includes('\0')) {
+      throw new DavRefusal(400, 'The URL may not contain "." or ".." segments or encoded slashes.');
+    }
+    segments.push(decoded);
+  }
+  return segments;
+}
+
+/** The path of a Destination header (an absolute URL or a path). */
+function destinationPath(destination: string): string {
+  try {
+    return /^[a-z]+:\/\//i.test(destination) ? new URL(destination).pathname : destination;
+  } catch {
+    throw new DavRefusal(400, 'The Destination header is not a valid URL.');
+  }
+}
+
+/**
+ * Untagged `If` lists apply to the request URL; the library (2.6.3) crashes on them, so they are
+ * rewritten as lists tagged with that URL.
+ */
+function tagIfLists(header: string, req: Request): string {
+  if (header.trimStart().startsWith('<')) return header;
+  return `<${req.url.split('?')[0]}> ${header}`;
+}
+
+/** The library allows any origin with credentials on every response; this server does not. */
+function withoutCors(res: Response): void {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = ((name: string, value: Parameters<Response['setHeader']>[1]) =>
+    name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)) as Response['setHeader'];
+}

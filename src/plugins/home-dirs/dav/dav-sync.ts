@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { lookup as mimeLookup } from 'mime-types';
+import { ConflictError, NotFoundError } from '../../../common/errors';
+import { RequestContext } from '../../../common/request-context';
+import { FilesRepository } from '../../../modules/tree/repositories/files.repository';
+import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
+import { ItemDoc } from '../../../modules/tree/schemas/item.schema';
+import { TreeService } from '../../../modules/tree/tree.service';
+import { MappedNode, Realm, Realms } from '../realms';
+
+/** A place inside a realm: `/<realm>/<key>/<segments…>`, and the same place on disk. */
+export interface RealmPath {
+  realm: Realm;
+  key: string;
+  segments: string[];
+  disk: string;
+}
+
+/** Names the sync writes on disk for its own work; listings hide them. */
+export const TEMP_PREFIX = '.strata-';
+
+/**
+ * The tree side of WebDAV operations (DESIGN §8, WebDAV → tree). The file system calls these after
+ * its disk step and before it answers, so the HTTP status reports the tree outcome too. Runs with
+ * origin `dav`, which the tree → disk handlers skip: no loops, no marker fields.
+ */
+@Injectable()
+export class DavSync {
+  constructor(
+    private readonly realms: Realms,
+    private readonly tree: TreeService,
+    private readonly files: FilesRepository,
+  ) {}
+
+  async node(at: RealmPath): Promise<MappedNode> {
+    const root = await this.rootFolder(at);
+    return this.realms.nodeAt(root, at.segments);
+  }
+
+  async folderCreated(at: RealmPath): Promise<void> {
+    const parent = await this.parentFolder(at);
+    await this.tree.createFolder({ type: 'folder', doc: parent }, { name: last(at) }, { creator: RequestContext.user() });
+  }
+
+  /** A file now holds `size` bytes: its item and file record are made or updated. */
+  async fileWritten(at: RealmPath, size: number): Promise<void> {
+    const parent = await this.parentFolder(at);
+    const node = await this.realms.nodeAt(parent, [last(at)]);
+    if (node?.kind === 'folder') throw new ConflictError(`A folder named ${last(at)} exists here.`);
+    const item = node?.kind === 'item' ? node.doc : await this.tree.createItem(parent, { name: last(at) }, { creator: RequestContext.user() });
+    await this.recordBytes(item, size);
+  }
+
+  async removed(at: RealmPath): Promise<void> {
+    const node = await this.node(at);
+    if (!node) return; // not in the tree: nothing to remove there
+    if (node.kind === 'folder') await this.tree.deleteFolder(node.doc);
+    else await this.tree.deleteItem(node.doc);
+  }
+
+  /** A rename, a move or both, as one tree write. */
+  async moved(from: RealmPath, to: RealmPath): Promise<void> {
+    const node = await this.node(from);
+    const parent = await this.parentFolder(to);
+    const name = last(to);
+    if (!node) {
+      // unknown to the tree (made on disk directly): adopt it at its new place
+      await this.imported(to);
+      return;
+    }
+    if (node.kind === 'folder') {
+      await this.tree.updateFolder(node.doc, { name, parent: { type: 'folder', doc: parent } });
+      return;
+    }
+    const moved = await this.tree.updateItem(node.doc, { name, folder: parent });
+    for (const file of await this.files.ofItem(moved._id)) {
+      if (file.name !== name) await this.tree.updateFile(file, { name, mimeType: mimeOf(name) });
+    }
+  }
+
+  /** Brings a disk subtree (a copy's target, a file made on disk) into the tree. */
+  async imported(at: RealmPath): Promise<void> {
+    const stat = await fs.lstat(at.disk);
+    if (stat.isSymbolicLink()) return;
+    if (stat.isFile()) {
+      await this.fileWritten(at, stat.size);
+      return;
+    }
+    if (!stat.isDirectory()) return;
+    const existing = await this.node(at);
+    if (!existing) await this.folderCreated(at);
+    for (const entry of await fs.readdir(at.disk, { withFileTypes: true })) {
+      if (entry.name.startsWith(TEMP_PREFIX) || entry.isSymbolicLink()) continue;
+      await this.imported({ ...at, segments: [...at.segments, entry.name], disk: path.join(at.disk, entry.name) });
+    }
+  }
+
+  private async recordBytes(item: ItemDoc, size: number): Promise<void> {
+    const [file, ...extra] = await this.files.ofItem(item._id);
+    const assetstoreId = this.realms.assetstoreId((await this.realmOf(item)) ?? 'homes');
+    if (!file) {
+      await this.tree.createFile(item, { name: item.name, size, mimeType: mimeOf(item.name), assetstoreId, bytes: { sha512: null, path: null } }, RequestContext.user());
+      return;
+    }
+    // in a mapped folder an item is one file on disk: stray records go
+    for (const stray of extra) await this.tree.deleteFile(stray);
+    await this.tree.replaceFileContents(file, { size, assetstoreId, bytes: { sha512: null, path: null } });
+  }
+
+  private async realmOf(item: ItemDoc): Promise<Realm | null> {
+    const folder = await this.tree.folderById(item.folderId);
+    return folder ? ((await this.realms.locate(folder))?.realm ?? null) : null;
+  }
+
+  private async rootFolder(at: RealmPath): Promise<FolderDoc> {
+    const root = await this.realms.rootFolder(at.realm, at.key);
+    if (!root) throw new NotFoundError(`No ${at.realm === 'homes' ? 'home' : 'tale workspace'} ${at.key} in the tree.`);
+    return root;
+  }
+
+  private async parentFolder(at: RealmPath): Promise<FolderDoc> {
+    const root = await this.rootFolder(at);
+    const parent = await this.realms.nodeAt(root, at.segments.slice(0, -1));
+    if (parent?.kind !== 'folder') throw new NotFoundError(`The parent of ${at.segments.join('/')} is not a folder in the tree.`);
+    return parent.doc;
+  }
+}
+
+function last(at: RealmPath): string {
+  return at.segments[at.segments.length - 1].normalize('NFC');
+}
+
+export function mimeOf(name: string): string {
+  return mimeLookup(name) || 'application/octet-stream';
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { TreeModule } from '../../modules/tree/tree.module';
+import { UsersModule } from '../../modules/users/users.module';
+import { DavGateway } from './dav/dav-gateway';
+import { DavSync } from './dav/dav-sync';
+import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
+import { Realms } from './realms';
+
+/** WebDAV homes and tale workspaces kept in two-way sync with the tree (DESIGN §8). */
+@Module({
+  imports: [MongooseModule.forFeature([{ name: DAV_PASSWORD_MODEL, schema: DavPasswordSchema }]), TreeModule, UsersModule],
+  controllers: [HomeDirPassController],
+  providers: [Realms, DavSync, DavGateway, DavPasswords],
+  exports: [Realms],
+})
+export class HomeDirsModule {}
