@@ -184,9 +184,9 @@ describe('access', () => {
     priv = await folder(owner.token, owner.user._id, 'Project', 'user');
   });
 
-  it('gives new users a Public and a Private folder', async () => {
+  it('gives new users a Public and a Private folder (and, with home-dirs, a private Home)', async () => {
     const res = await call(t.api, 'GET', '/folder', { token: owner.token, query: { parentType: 'user', parentId: owner.user._id } });
-    expect(res.body.map((f: any) => [f.name, f.public])).toEqual([['Private', false], ['Project', false], ['Public', true]]);
+    expect(res.body.map((f: any) => [f.name, f.public])).toEqual([['Home', false], ['Private', false], ['Project', false], ['Public', true]]);
     const seen = await call(t.api, 'GET', '/folder', { token: stranger.token, query: { parentType: 'user', parentId: owner.user._id } });
     expect(seen.body.map((f: any) => f.name)).toEqual(['Public']);
   });

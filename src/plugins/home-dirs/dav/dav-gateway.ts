@@ -57,6 +57,8 @@ export class DavGateway implements OnModuleInit {
     for (const entry of (webdav.HTTPRequestContext as unknown as { defaultErrorStatusCodes: { error: Error; code: number }[] }).defaultErrorStatusCodes) {
       if (entry.error === webdav.Errors.NotEnoughPrivilege) entry.code = 403;
     }
+    // hrefs: the library uses encodeURI, which leaves `#`, `?` and `;` bare and cuts names there
+    (webdav.HTTPRequestContext as unknown as { encodeURL: (url: string) => string }).encodeURL = encodeHref;
     this.server = new webdav.WebDAVServer({
       requireAuthentification: true,
       httpAuthentication: new GatewayAuthentication(),
@@ -202,6 +204,14 @@ export function checkPath(url: string): string[] {
     segments.push(decoded);
   }
   return segments;
+}
+
+/** Encodes a path for an href segment by segment, so every character of a name round-trips. */
+export function encodeHref(url: string): string {
+  return url
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
 }
 
 /** The path of a Destination header (an absolute URL or a path). */

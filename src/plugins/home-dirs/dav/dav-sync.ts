@@ -49,6 +49,8 @@ export class DavSync {
     const parent = await this.parentFolder(at);
     const node = await this.realms.nodeAt(parent, [last(at)]);
     if (node?.kind === 'folder') throw new ConflictError(`A folder named ${last(at)} exists here.`);
+    // names are unique case-insensitively in the tree; on disk they are not
+    if (node && node.doc.name !== last(at)) throw new ConflictError(`"${node.doc.name}" already exists here; names differ in more than case.`);
     const item = node?.kind === 'item' ? node.doc : await this.tree.createItem(parent, { name: last(at) }, { creator: RequestContext.user() });
     await this.recordBytes(item, size);
   }

@@ -203,7 +203,7 @@ export class MappedFileSystem extends webdav.FileSystem {
         await fs.cp(src.disk, dst.disk, { recursive: true, errorOnExist: true, force: false });
         await fs.rm(src.disk, { recursive: true });
       }
-      await this.sync.moved(src, dst);
+      await this.undoOnFailure(() => this.sync.moved(src, dst), () => fs.rename(dst.disk, src.disk));
       this.dropMeta(from);
       return overwritten;
     })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
