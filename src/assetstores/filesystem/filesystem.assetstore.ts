@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ValidationError } from '../../common/errors';
 import type {
   AssetstoreAdapter,
   AssetstoreContext,
@@ -13,6 +12,7 @@ import type {
   StoredFile,
   UploadTarget,
 } from '../assetstore';
+import { sealTempFile, writeChunkAt } from '../chunk-writer';
 
 export const FILESYSTEM = 'filesystem';
 
@@ -40,25 +40,8 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
     return { tempFile: path.basename(tempFile) };
   }
 
-  async uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
-    const remaining = upload.size - upload.received;
-    let written = 0;
-    const limit = new Transform({
-      transform(data: Buffer, _enc, done) {
-        written += data.length;
-        if (written > remaining) done(new ValidationError(`Received too many bytes: the upload has only ${remaining} left.`));
-        else done(null, data);
-      },
-    });
-    const tempFile = this.tempPath(upload);
-    try {
-      // write at the offset, not appended: a chunk that failed half-way is simply overwritten
-      await pipeline(chunk, limit, createWriteStream(tempFile, { flags: 'r+', start: upload.received }));
-    } catch (err) {
-      await fs.truncate(tempFile, upload.received).catch(() => {});
-      throw err;
-    }
-    return written;
+  uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
+    return writeChunkAt(this.tempPath(upload), upload.received, upload.size - upload.received, chunk);
   }
 
   async requestOffset(upload: UploadTarget): Promise<number> {
@@ -67,13 +50,7 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
 
   async finalizeUpload<T>(upload: UploadTarget, record: (bytes: StoredBytes) => Promise<T>): Promise<T> {
     const tempFile = this.tempPath(upload);
-    const handle = await fs.open(tempFile, 'r+');
-    try {
-      await handle.truncate(upload.size);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await sealTempFile(tempFile, upload.size);
     const sha512 = await hashFile(tempFile);
     const relative = blobPath(sha512);
     const target = path.join(this.root, relative);

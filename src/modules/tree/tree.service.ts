@@ -428,8 +428,11 @@ export class TreeService {
       { allowRename: true, creator: opts.creator },
     );
     const withOrigin = (await this.items.update(copy._id, { copyOfItem: source._id })) ?? copy;
-    await this.events.trigger('model.item.copy.prepare', { source, doc: withOrigin });
-    for (const file of await this.files.ofItem(source._id)) await this.copyFile(file, withOrigin, opts.creator);
+    // a copy that fails half-way is removed again: no partial copies are left behind
+    await this.undoCopyOnFailure(() => this.deleteItem(withOrigin), async () => {
+      await this.events.trigger('model.item.copy.prepare', { source, doc: withOrigin });
+      for (const file of await this.files.ofItem(source._id)) await this.copyFile(file, withOrigin, opts.creator);
+    });
     const result = (await this.items.findById(copy._id)) ?? withOrigin;
     await this.events.trigger('model.item.copy.after', { source, doc: result });
     return result;
@@ -456,14 +459,25 @@ export class TreeService {
       },
       { allowRename: true, creator: opts.creator },
     );
-    await this.events.trigger('model.folder.copy.prepare', { source, doc: copy });
-    for await (const child of this.folders.childrenOf('folder', source._id)) {
-      await this.copyFolder(child, { type: 'folder', doc: copy }, { creator: opts.creator, public: opts.public });
-    }
-    for await (const item of this.items.inFolder(source._id)) await this.copyItem(item, copy, { creator: opts.creator });
+    await this.undoCopyOnFailure(() => this.deleteFolder(copy), async () => {
+      await this.events.trigger('model.folder.copy.prepare', { source, doc: copy });
+      for await (const child of this.folders.childrenOf('folder', source._id)) {
+        await this.copyFolder(child, { type: 'folder', doc: copy }, { creator: opts.creator, public: opts.public });
+      }
+      for await (const item of this.items.inFolder(source._id)) await this.copyItem(item, copy, { creator: opts.creator });
+    });
     const result = (await this.folders.findById(copy._id)) ?? copy;
     await this.events.trigger('model.folder.copy.after', { source, doc: result });
     return result;
+  }
+
+  private async undoCopyOnFailure(undo: () => Promise<void>, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      await undo().catch(() => {});
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- reads the writes need

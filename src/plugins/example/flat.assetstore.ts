@@ -1,9 +1,8 @@
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { AssetstoreAdapter, AssetstoreDoc, ByteRange, StoredBytes, StoredFile, UploadTarget } from '../../assetstores/assetstore';
-import { ValidationError } from '../../common/errors';
+import { writeChunkAt } from '../../assetstores/chunk-writer';
 
 export const FLAT = 'example-flat';
 
@@ -20,22 +19,8 @@ export class FlatAssetstore implements AssetstoreAdapter {
     return {};
   }
 
-  async uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
-    let written = 0;
-    const remaining = upload.size - upload.received;
-    const limit = new Transform({
-      transform(data: Buffer, _e, done) {
-        written += data.length;
-        done(written > remaining ? new ValidationError('Received too many bytes.') : null, data);
-      },
-    });
-    try {
-      await pipeline(chunk, limit, createWriteStream(this.partial(upload), { flags: 'r+', start: upload.received }));
-    } catch (err) {
-      await fs.truncate(this.partial(upload), upload.received).catch(() => {});
-      throw err;
-    }
-    return written;
+  uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
+    return writeChunkAt(this.partial(upload), upload.received, upload.size - upload.received, chunk);
   }
 
   async requestOffset(upload: UploadTarget) {

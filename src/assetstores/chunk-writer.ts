@@ -1,0 +1,38 @@
+import { createWriteStream, promises as fs } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ValidationError } from '../common/errors';
+
+/**
+ * Writes an upload chunk into `file` at `offset` (not appended: a chunk that failed half-way is
+ * overwritten by its retry), refusing more than `remaining` bytes. On failure the file is cut back
+ * to `offset`, so the upload is as it was. Returns the bytes written.
+ */
+export async function writeChunkAt(file: string, offset: number, remaining: number, chunk: Readable): Promise<number> {
+  let written = 0;
+  const limit = new Transform({
+    transform(data: Buffer, _enc, done) {
+      written += data.length;
+      if (written > remaining) done(new ValidationError(`Received too many bytes: the upload has only ${remaining} left.`));
+      else done(null, data);
+    },
+  });
+  try {
+    await pipeline(chunk, limit, createWriteStream(file, { flags: 'r+', start: offset }));
+  } catch (err) {
+    await fs.truncate(file, offset).catch(() => {});
+    throw err;
+  }
+  return written;
+}
+
+/** Cuts a finished upload's temp file to its size and makes it durable before it is renamed into place. */
+export async function sealTempFile(file: string, size: number): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.truncate(size);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
