@@ -37,6 +37,7 @@ export class AssetstoresService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.model.createIndexes(); // the unique name must hold before two instances race to make Default
     if (await this.model.exists({})) return;
     try {
       await this.model.create({ name: 'Default', type: FILESYSTEM, root: path.join(this.config.dataDir, 'assetstore'), current: true, created: new Date() });

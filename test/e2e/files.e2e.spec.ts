@@ -111,6 +111,17 @@ describe('uploads', () => {
     expect(blobs()).not.toContain(oldHash);
   });
 
+  it('replaces a file with identical bytes (a re-entrant blob lock), and refuses a bad name before any byte', async () => {
+    const folder = await mkdir(root._id, 'same');
+    const file = await put(folder._id, 'same.txt', 'identical');
+    const res = await call(t.api, 'PUT', `/file/${file._id}/contents`, { token: admin, query: { size: 9 }, body: 'identical' });
+    expect(res.status).toBe(200);
+    expect((await call(t.api, 'GET', `/file/${file._id}/download`, { token: admin })).text).toBe('identical');
+    const bad = await call(t.api, 'POST', '/file', { token: admin, query: { parentType: 'folder', parentId: folder._id, name: 'a/b', size: 3 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('name');
+  });
+
   it('resumes an upload after a server restart', async () => {
     const other = await startTestServer();
     try {

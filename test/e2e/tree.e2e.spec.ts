@@ -48,6 +48,18 @@ describe('collections', () => {
     await call(t.api, 'PUT', `/collection/${c._id}`, { token: admin, query: { public: true } });
     expect((await call(t.api, 'GET', `/collection/${c._id}`)).body.name).toBe('Lab Data');
     expect((await call(t.api, 'GET', '/collection')).body.map((x: any) => x.name)).toEqual(['Lab Data']);
+    // WRITE may edit but not publish: that is an access change
+    const writer = JSON.stringify({ users: [{ id: u.user._id, level: 1 }], groups: [] });
+    await call(t.api, 'PUT', `/collection/${mine.body._id}/access`, { token: u.token, query: { access: writer } });
+    expect((await call(t.api, 'PUT', `/collection/${mine.body._id}`, { token: u.token, query: { description: 'ok' } })).status).toBe(200);
+    expect((await call(t.api, 'PUT', `/collection/${mine.body._id}`, { token: u.token, query: { public: true } })).status).toBe(403);
+  });
+
+  it('finds collections by name beyond the first page of results', async () => {
+    for (let i = 0; i < 12; i++) await collection(`filler ${i}`);
+    await collection('zzz-target');
+    const found = await call(t.api, 'GET', '/resource/search', { token: admin, query: { q: 'zzz', types: '["collection"]' } });
+    expect(found.body.collection.map((c: any) => c.name)).toEqual(['zzz-target']);
   });
 });
 
@@ -129,6 +141,7 @@ describe('folders and items', () => {
     const rootpath = await call(t.api, 'GET', `/folder/${deep._id}/rootpath`, { token: admin });
     expect(rootpath.body.map((e: any) => [e.type, e.object.name])).toEqual([['collection', 'Paging'], ['folder', 'root'], ['folder', 'b']]);
     expect((await call(t.api, 'GET', '/folder', { token: admin })).status).toBe(400);
+    expect((await call(t.api, 'GET', '/folder', { token: admin, query: { parentId: root._id, after: 'b', sortdir: -1 } })).status).toBe(400);
     expect((await call(t.api, 'GET', '/folder', { token: admin, query: { parentId: root._id, sort: 'secret' } })).status).toBe(400);
   });
 

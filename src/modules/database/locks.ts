@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { isDuplicateKeyError } from '../../common/errors';
 
@@ -20,9 +21,14 @@ const WAIT_MS = 30_000;
  */
 @Injectable()
 export class DbLocks {
+  /** Locks held by the current async call chain: taking one again there runs at once (re-entrant). */
+  private readonly held = new AsyncLocalStorage<Set<string>>();
+
   constructor(@InjectConnection() private readonly connection: Connection) {}
 
   async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const mine = this.held.getStore();
+    if (mine?.has(key)) return fn();
     const locks = this.connection.collection<LockDoc>('lock');
     const owner = randomUUID();
     const deadline = Date.now() + WAIT_MS;
@@ -38,7 +44,7 @@ export class DbLocks {
       }
     }
     try {
-      return await fn();
+      return await this.held.run(new Set([...(mine ?? []), key]), fn);
     } finally {
       await locks.deleteOne({ _id: key, owner });
     }

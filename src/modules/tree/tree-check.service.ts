@@ -17,8 +17,8 @@ export interface CheckReport {
 
 /**
  * `PUT /system/check`: recomputes every size from the files up and repairs name reservations, so
- * a crash between two steps of a write never leaves the tree wrong for long. Memory grows with
- * the number of folders (one number each), not with items or files.
+ * a crash between two steps of a write never leaves the tree wrong for long. It keeps one number
+ * per item that has files and a few per folder in memory, never the documents themselves.
  */
 @Injectable()
 export class TreeCheckService {

@@ -115,14 +115,17 @@ export class TreeReader {
   async search(pattern: RegExp, types: string[], page: Paging) {
     const visible = this.access.filterFor(this.user(), AccessLevel.READ);
     const out: { folder?: FolderDoc[]; item?: ItemDoc[]; collection?: CollectionDoc[] } = {};
-    if (types.includes('collection')) out.collection = (await this.collections.list(visible, undefined, page)).docs.filter((c) => pattern.test(c.lowerName));
+    if (types.includes('collection')) out.collection = (await this.collections.list(visible, pattern, page)).docs;
     if (types.includes('folder')) out.folder = await this.folders.search(visible, pattern, page);
     if (types.includes('item')) out.item = await this.items.search(this.access.filterFor(this.user(), AccessLevel.READ, '__folder.'), pattern, page);
     return out;
   }
 
   async details(folder: FolderDoc): Promise<{ nFolders: number; nItems: number }> {
-    const [nFolders, nItems] = await Promise.all([this.folders.countChildren('folder', folder._id), this.items.countInFolder(folder._id)]);
+    const [{ total: nFolders }, nItems] = await Promise.all([
+      this.listFolders({ type: 'folder', doc: folder }, { limit: 1, offset: 0, sort: { _id: 1 } }),
+      this.items.countInFolder(folder._id),
+    ]);
     return { nFolders, nItems };
   }
 

@@ -455,7 +455,7 @@ export class TreeService {
         name: opts.name ?? source.name,
         description: opts.description ?? source.description,
         meta: { ...source.meta },
-        public: opts.public === 'original' || opts.public === undefined ? undefined : opts.public,
+        public: opts.public === 'original' || opts.public === undefined ? source.public : opts.public,
       },
       { allowRename: true, creator: opts.creator },
     );
@@ -593,7 +593,7 @@ export class TreeService {
       saved = (kind === 'folder' ? await this.folders.insert(doc as FolderDoc) : await this.items.insert(doc as ItemDoc)) as T;
     } catch (err) {
       await this.names.release(key, doc._id);
-      if (isDuplicateKeyError(err)) throw new ConflictError(`A ${kind} named "${doc.name}" already exists here.`, 'name');
+      if (isDuplicateKeyError(err)) throw new ConflictError(`${kind === 'item' ? 'An item' : 'A folder'} named "${doc.name}" already exists here.`, 'name');
       throw err;
     }
     await this.events.trigger(`model.${kind}.save.created` as 'model.folder.save.created', saved as FolderDoc);
@@ -627,7 +627,7 @@ export class TreeService {
       saved = await write();
     } catch (err) {
       if (renamed) await this.names.release(newKey, doc._id);
-      if (isDuplicateKeyError(err)) throw new ConflictError(`A ${kind} named "${doc.name}" already exists here.`, 'name');
+      if (isDuplicateKeyError(err)) throw new ConflictError(`${kind === 'item' ? 'An item' : 'A folder'} named "${doc.name}" already exists here.`, 'name');
       throw err;
     }
     if (!saved) {

@@ -13,6 +13,7 @@ import type { UploadInfo } from '../tree/tree-events';
 import { ItemsRepository } from '../tree/repositories/items.repository';
 import { FilesRepository } from '../tree/repositories/files.repository';
 import { TreeService } from '../tree/tree.service';
+import { cleanName } from '../tree/tree-names';
 import type { UserDoc } from '../users/user.schema';
 import { UploadDoc } from './upload.schema';
 import { UploadsRepository } from './uploads.repository';
@@ -55,6 +56,7 @@ export class UploadsService implements OnApplicationBootstrap {
   async start(input: StartUpload): Promise<UploadDoc | FileDoc> {
     const user = this.requireUser();
     if (!Number.isSafeInteger(input.size) || input.size < 0) throw new ValidationError('size must be a whole number of bytes, 0 or more.', 'size');
+    input = { ...input, name: cleanName(input.name) }; // a bad name is refused before any byte is sent
     const now = new Date();
     const base = {
       userId: user._id,

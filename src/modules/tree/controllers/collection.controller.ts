@@ -73,7 +73,8 @@ export class CollectionController {
   @Access.user({ scope: TokenScope.DATA_WRITE })
   @ApiOperation({ summary: 'Rename or edit a collection' })
   async update(@Param('id', ObjectIdPipe) id: Types.ObjectId, @Query() dto: CollectionDto) {
-    const c = await this.reader.loadCollection(id, AccessLevel.WRITE);
+    // making a collection public or private is an access change: ADMIN, as for its access list
+    const c = await this.reader.loadCollection(id, dto.public === undefined ? AccessLevel.WRITE : AccessLevel.ADMIN);
     const saved = await this.tree.updateCollection(c, dto);
     return mapCollection(saved, this.reader.levelOf(saved));
   }

@@ -22,6 +22,16 @@ import { ZipService } from '../zip.service';
 
 export const CHILD_SORTABLE = ['name', 'lowerName', 'created', 'updated', 'size', '_id'];
 
+/** Paging of child listings; the `after` cursor walks names in their default (lowerName ascending) order only. */
+export function keysetPaging(q: { after?: string; name?: string; sort?: string; sortdir?: 1 | -1 } & Parameters<typeof paging>[0]) {
+  if (q.after !== undefined && ((q.sort ?? 'lowerName') !== 'lowerName' || (q.sortdir ?? 1) !== 1)) {
+    throw new ValidationError('after works with the default order (sort=lowerName, sortdir=1) only.', 'after');
+  }
+  if (q.after !== undefined) q.after = q.after.normalize('NFC');
+  if (q.name !== undefined) q.name = q.name.normalize('NFC').trim();
+  return paging(q, CHILD_SORTABLE, 'lowerName');
+}
+
 @ApiTags('folder')
 @Controller('folder')
 export class FolderController {
@@ -36,7 +46,7 @@ export class FolderController {
   @Access.public({ scope: TokenScope.DATA_READ })
   @ApiOperation({ summary: 'List the folders of a parent (parentType + parentId), or search them by name (text)' })
   async list(@Query() q: ListFoldersQuery, @Res({ passthrough: true }) res: Response) {
-    const page = paging(q, CHILD_SORTABLE, 'lowerName');
+    const page = keysetPaging(q);
     if (q.parentId) {
       const parent = await this.reader.loadParent(q.parentType, parseObjectId(q.parentId, 'parentId'), AccessLevel.READ);
       const { docs, total } = await this.reader.listFolders(parent, page, { name: q.name, after: q.after });

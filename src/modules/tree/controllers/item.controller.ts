@@ -22,7 +22,7 @@ import { CopyDto, CreateItemDto, ListItemsQuery, MetadataQuery, UpdateItemDto } 
 import { mapCollection, mapFile, mapFolder, mapItem } from '../tree.mapper';
 import { ExistingNode, TreeService } from '../tree.service';
 import { ZipService } from '../zip.service';
-import { CHILD_SORTABLE } from './folder.controller';
+import { keysetPaging } from './folder.controller';
 import { metadataBody, metadataKeys, metadataParam } from './metadata';
 
 class ItemDownloadQuery {
@@ -46,7 +46,7 @@ export class ItemController {
   @Access.public({ scope: TokenScope.DATA_READ })
   @ApiOperation({ summary: 'List the items of a folder (folderId), or search them by name (text)' })
   async list(@Query() q: ListItemsQuery, @Res({ passthrough: true }) res: Response) {
-    const page = paging(q, CHILD_SORTABLE, 'lowerName');
+    const page = keysetPaging(q);
     if (q.folderId) {
       const folder = await this.reader.loadFolder(parseObjectId(q.folderId, 'folderId'), AccessLevel.READ);
       const { docs, total } = await this.reader.listItems(folder, page, { name: q.name, after: q.after });

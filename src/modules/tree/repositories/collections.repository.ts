@@ -39,10 +39,11 @@ export class CollectionsRepository {
     await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
   }
 
-  async list(visible: FilterQuery<CollectionDoc> | null, text: string | undefined, page: Paging) {
+  async list(visible: FilterQuery<CollectionDoc> | null, text: string | RegExp | undefined, page: Paging) {
     const clauses: FilterQuery<CollectionDoc>[] = [];
     if (visible) clauses.push(visible);
-    if (text?.trim()) clauses.push({ lowerName: new RegExp(escape(text.trim().toLowerCase())) });
+    if (text instanceof RegExp) clauses.push({ lowerName: text });
+    else if (text?.trim()) clauses.push({ lowerName: new RegExp(escape(text.trim().toLowerCase())) });
     const filter = clauses.length ? { $and: clauses } : {};
     const query = this.model.find(filter).sort(page.sort).skip(page.offset);
     if (page.limit) query.limit(page.limit);
