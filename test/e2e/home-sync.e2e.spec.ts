@@ -117,6 +117,18 @@ it('deletes files, items and folders on disk', async () => {
   expect(await dav.exists('/gone')).toBe(false);
 });
 
+it('moves the home when the login changes', async () => {
+  const u = await registerUser(t.api, 'oldname', 'oldname-account-1');
+  const f = (await call(t.api, 'GET', '/resource/lookup', { token: u.token, query: { path: '/user/oldname/Home' } })).body;
+  await call(t.api, 'POST', '/file', { token: u.token, query: { parentType: 'folder', parentId: f._id, name: 'keep.txt', size: 4 }, body: 'keep' });
+  expect((await call(t.api, 'PUT', `/user/${u.user._id}`, { token: u.token, query: { login: 'newname' } })).status).toBe(200);
+  expect(existsSync(path.join(t.dataDir, 'homes', 'oldname'))).toBe(false);
+  expect(readFileSync(path.join(t.dataDir, 'homes', 'newname', 'keep.txt'), 'utf8')).toBe('keep');
+  const moved = createClient(`${t.url}/homes/newname`, { username: 'newname', password: `token:${u.token}` });
+  expect(await moved.getFileContents('/keep.txt', { format: 'text' })).toBe('keep');
+  expect((await call(t.url, 'PROPFIND', '/homes/oldname/', { basic: ['newname', `token:${u.token}`], headers: { Depth: '0' } })).status).toBe(403);
+});
+
 it('removes the home with its user', async () => {
   const u = await registerUser(t.api, 'leaver', 'leaver-account-1');
   const dir = path.join(t.dataDir, 'homes', 'leaver');

@@ -419,6 +419,11 @@ export class TreeService {
     return saved;
   }
 
+  /** Marks a folder as mirrored by a directory (or not): plugins' mapped roots (home-dirs). */
+  async setMapping(folder: FolderDoc, mapping: FolderDoc['mapping']): Promise<FolderDoc> {
+    return this.saveSimple('folder', folder, { mapping });
+  }
+
   // ---------------------------------------------------------------- copies
 
   async copyItem(source: ItemDoc, target: FolderDoc, opts: { name?: string; description?: string; creator: UserDoc | null }): Promise<ItemDoc> {

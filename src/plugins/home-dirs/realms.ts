@@ -6,6 +6,8 @@ import { AssetstoresService } from '../../assetstores/assetstores.service';
 import { RequestContext } from '../../common/request-context';
 import { AppConfig } from '../../modules/config/app-config';
 import { AppEvent } from '../../modules/events/event-bus';
+import { SaveInfo } from '../../modules/events/event-map';
+import { ConflictError } from '../../common/errors';
 import { OnEvent } from '../../modules/events/on-event.decorator';
 import { SettingsService, validators } from '../../modules/settings/settings.service';
 import { FoldersRepository } from '../../modules/tree/repositories/folders.repository';
@@ -157,6 +159,28 @@ export class Realms implements OnApplicationBootstrap {
     const disk = item ? await this.diskPathOfItem(item) : null;
     if (!disk) throw new Error(`item ${itemId} is not in a mapped folder`);
     return disk;
+  }
+
+  /** A login change moves the home directory (before the user is saved, so a failure refuses the change). */
+  @OnEvent('model.user.save', 'homeDirs.moveHome')
+  async onUserSave(event: AppEvent<SaveInfo<UserDoc>>): Promise<void> {
+    const { doc, previous } = event.info;
+    if (!previous || previous.login === doc.login) return;
+    const from = this.directory('homes', previous.login);
+    const to = this.directory('homes', doc.login);
+    if (await fs.lstat(to).then(() => true, () => false)) throw new ConflictError(`A home directory for ${doc.login} already exists on disk.`);
+    await fs.rename(from, to).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
+  }
+
+  @OnEvent('model.user.save.after', 'homeDirs.remapHome')
+  async onUserSaved(event: AppEvent<SaveInfo<UserDoc>>): Promise<void> {
+    const { doc, previous } = event.info;
+    if (!previous || previous.login === doc.login) return;
+    const home = await this.rootFolder('homes', previous.login);
+    if (home) await this.tree.setMapping(home, { realm: 'homes', key: doc.login });
+    await this.ensureHome(doc);
   }
 
   /** A home exists from the moment its user does. */
