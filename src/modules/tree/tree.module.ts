@@ -59,6 +59,6 @@ import { ZipService } from './zip.service';
     AssetstoresService,
     DbLocks,
   ],
-  exports: [TreeService, TreeReader, DownloadService, ZipService, AssetstoresService, CollectionsRepository, FoldersRepository, ItemsRepository, FilesRepository],
+  exports: [TreeService, TreeReader, DownloadService, ZipService, AssetstoresService, AccessParam, CollectionsRepository, FoldersRepository, ItemsRepository, FilesRepository],
 })
 export class TreeModule {}

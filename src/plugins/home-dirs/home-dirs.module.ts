@@ -6,13 +6,21 @@ import { DavGateway } from './dav/dav-gateway';
 import { DavSync } from './dav/dav-sync';
 import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
 import { Realms } from './realms';
+import { TALE_MODEL, TaleController, TaleSchema, TalesService } from './tales';
 import { TreeToDisk } from './tree-to-disk';
 
 /** WebDAV homes and tale workspaces kept in two-way sync with the tree (DESIGN §8). */
 @Module({
-  imports: [MongooseModule.forFeature([{ name: DAV_PASSWORD_MODEL, schema: DavPasswordSchema }]), TreeModule, UsersModule],
-  controllers: [HomeDirPassController],
-  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk],
+  imports: [
+    MongooseModule.forFeature([
+      { name: DAV_PASSWORD_MODEL, schema: DavPasswordSchema },
+      { name: TALE_MODEL, schema: TaleSchema },
+    ]),
+    TreeModule,
+    UsersModule,
+  ],
+  controllers: [HomeDirPassController, TaleController],
+  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService],
   exports: [Realms],
 })
 export class HomeDirsModule {}

@@ -97,7 +97,9 @@ export class DavGateway implements OnModuleInit {
     if ((req.method === 'COPY' || req.method === 'MOVE') && !req.headers.overwrite) req.headers.overwrite = 'T'; // RFC 4918 default
 
     const user = await this.authenticate(req);
-    await this.authorize(user, req.method, target, READ_METHODS.has(req.method) ? AccessLevel.READ : AccessLevel.WRITE);
+    // COPY only reads its source; every other non-read method changes it
+    const sourceLevel = READ_METHODS.has(req.method) || req.method === 'COPY' ? AccessLevel.READ : AccessLevel.WRITE;
+    await this.authorize(user, READ_METHODS.has(req.method) || req.method === 'COPY' ? 'GET' : req.method, target, sourceLevel);
     if (req.method === 'COPY' || req.method === 'MOVE') {
       const destination = req.headers.destination;
       if (!destination) throw new DavRefusal(400, 'COPY and MOVE need a Destination header.');
