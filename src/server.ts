@@ -135,7 +135,7 @@ function configureApp(app: NestExpressApplication, config: AppConfig): void {
   SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, { jsonDocumentUrl: `${API_PREFIX}/docs/openapi.json` });
 }
 
-function databaseName(uri: string, fallback: string): string {
+export function databaseName(uri: string, fallback: string): string {
   const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(uri);
   return match?.[1] ? decodeURIComponent(match[1]) : fallback;
 }

@@ -45,17 +45,18 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const server = await startServer(config);
   const client = await MongoClient.connect(uri);
   const db = client.db(server.databaseName);
-  return {
+  const handle: TestServer = {
     server,
     url: server.url,
     api: `${server.url}/api/v1`,
     db,
     dataDir,
     close: async (opts = {}) => {
-      await server.close();
+      await handle.server.close(); // the server in use now (a test may have restarted it)
       if (!opts.keepDatabase) await db.dropDatabase().catch(() => {});
       await client.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return handle;
 }

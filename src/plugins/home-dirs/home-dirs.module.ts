@@ -6,6 +6,7 @@ import { DavGateway } from './dav/dav-gateway';
 import { DavSync } from './dav/dav-sync';
 import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
 import { Realms } from './realms';
+import { ReconcileController, Reconciler } from './reconcile';
 import { TALE_MODEL, TaleController, TaleSchema, TalesService } from './tales';
 import { TreeToDisk } from './tree-to-disk';
 
@@ -19,8 +20,8 @@ import { TreeToDisk } from './tree-to-disk';
     TreeModule,
     UsersModule,
   ],
-  controllers: [HomeDirPassController, TaleController],
-  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService],
-  exports: [Realms],
+  controllers: [HomeDirPassController, TaleController, ReconcileController],
+  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler],
+  exports: [Realms, Reconciler],
 })
 export class HomeDirsModule {}

@@ -42,6 +42,9 @@ export class Realms implements OnApplicationBootstrap {
   private readonly logger = new Logger('HomeDirs');
   private readonly roots: Record<Realm, string> = { homes: '', tales: '' };
   private readonly assetstoreIds: Partial<Record<Realm, Types.ObjectId>> = {};
+  private started!: () => void;
+  /** Resolves once roots, mapped stores and homes are in place at start-up. */
+  readonly ready = new Promise<void>((resolve) => (this.started = resolve));
 
   constructor(
     private readonly settings: SettingsService,
@@ -74,6 +77,7 @@ export class Realms implements OnApplicationBootstrap {
     }
     // users made before the plugin was enabled get their home now
     for await (const user of this.users.all()) await this.ensureHome(user);
+    this.started();
   }
 
   root(realm: Realm): string {
