@@ -29,6 +29,17 @@ ensure_java_and_maven() {
   fi
 }
 
+# Debian tools the tests drive: litmus (WebDAV conformance).
+ensure_test_tools() {
+  local missing=()
+  command -v litmus >/dev/null 2>&1 || missing+=(litmus)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 # npm packages, installed exactly from package-lock.json when missing or out of date.
 ensure_node_modules() {
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

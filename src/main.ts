@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     await server.close();
     process.exit(0);
   };
+  // last line of defence: one request's stray error must not stop the server for everyone
+  process.on('uncaughtException', (err) => logger.error(`uncaught error (the server keeps running): ${err.stack ?? err}`, 'Process'));
+  process.on('unhandledRejection', (err) => logger.error(`unhandled rejection (the server keeps running): ${(err as Error)?.stack ?? err}`, 'Process'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 

@@ -143,6 +143,19 @@ describe('requests the library cannot survive are refused first', () => {
     expect(res.status).toBe(status);
   });
 
+  it('survives a PROPPATCH with three set blocks, and refuses a MKCOL body and a URL fragment', async () => {
+    await dav.putFileContents('/props.txt', 'p');
+    const body = `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="http://example.com/z/">${[1, 2, 3]
+      .map((i) => `<D:set><D:prop><Z:p${i}>v${i}</Z:p${i}></D:prop></D:set>`)
+      .join('')}</D:propertyupdate>`;
+    const patched = await call(t.url, 'PROPPATCH', '/homes/alice/props.txt', { ...auth(), body, headers: { 'Content-Type': 'application/xml' } });
+    expect(patched.status).toBeLessThan(500);
+    expect((await call(t.url, 'PROPFIND', '/homes/alice/', { ...auth(), headers: { Depth: '0' } })).status).toBe(207);
+    expect((await call(t.url, 'MKCOL', '/homes/alice/withbody', { ...auth(), body: '<x/>', headers: { 'Content-Type': 'text/xml' } })).status).toBe(415);
+    expect((await rawRequest('DELETE', '/homes/alice/depth#frag', { Authorization: basicHeader('alice', DAV_PASSWORD) })).status).toBe(400);
+    expect(await dav.exists('/depth')).toBe(true);
+  });
+
   it('survives an untagged If on PUT and an If on MKCOL', async () => {
     expect((await call(t.url, 'MKCOL', '/homes/alice/ifcol', { ...auth(), headers: { If: '(<opaquelocktoken:nope>)' } })).status).toBe(201);
     const put = await call(t.url, 'PUT', '/homes/alice/if.txt', { ...auth(), body: 'x', headers: { If: '(<opaquelocktoken:x> ["etag"]) (Not <DAV:no-lock>)' } });

@@ -92,7 +92,11 @@ export class DavGateway implements OnModuleInit {
       if (depth === '') req.headers.depth = '1'; // no header would walk the whole tree
       else if (depth !== '0' && depth !== '1') throw new DavRefusal(403, 'PROPFIND with Depth: infinity is not allowed; use Depth 0 or 1.');
     }
-    if (req.method === 'MKCOL') delete req.headers.if;
+    if (req.method === 'MKCOL') {
+      // RFC 4918 9.3: a MKCOL body we do not understand is a 415
+      if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) throw new DavRefusal(415, 'MKCOL takes no body.');
+      delete req.headers.if;
+    }
     if (req.headers.if) req.headers.if = tagIfLists(String(req.headers.if), req);
     if ((req.method === 'COPY' || req.method === 'MOVE') && !req.headers.overwrite) req.headers.overwrite = 'T'; // RFC 4918 default
 
@@ -190,7 +194,9 @@ class GatewayAuthentication implements webdav.HTTPAuthentication {
  * an encoded `/` or NUL. Returns the decoded segments.
  */
 export function checkPath(url: string): string[] {
-  const raw = url.split('?')[0].split('#')[0];
+  // a raw `#` cannot be part of a request target: acting on the part before it would be unsafe
+  if (url.includes('#')) throw new DavRefusal(400, 'A request URL may not contain a fragment (#); encode # in names as %23.');
+  const raw = url.split('?')[0];
   const segments: string[] = [];
   for (const part of raw.split('/')) {
     if (part === '') continue;
@@ -234,9 +240,15 @@ function tagIfLists(header: string, req: Request): string {
   return `<${req.url.split('?')[0]}> ${header}`;
 }
 
-/** The library allows any origin with credentials on every response; this server does not. */
+/**
+ * The library allows any origin with credentials on every response; this server does not. And
+ * some of its paths (PROPPATCH with several blocks) answer twice: the second answer is dropped
+ * instead of throwing an uncaught error that would stop the process.
+ */
 function withoutCors(res: Response): void {
   const setHeader = res.setHeader.bind(res);
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
   res.setHeader = ((name: string, value: Parameters<Response['setHeader']>[1]) =>
-    name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)) as Response['setHeader'];
+    res.headersSent || name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)) as Response['setHeader'];
+  res.writeHead = ((...args: unknown[]) => (res.headersSent ? res : writeHead(...args))) as Response['writeHead'];
 }
