@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { findPage } from '../../common/find-page';
 import { Paging } from '../../common/params';
 import { API_KEY_MODEL, ApiKeyDoc } from './api-key.schema';
 
@@ -22,9 +23,7 @@ export class ApiKeysRepository {
   }
 
   async listForUser(userId: Types.ObjectId, page: Paging): Promise<{ keys: ApiKeyDoc[]; total: number }> {
-    const query = this.model.find({ userId }).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [keys, total] = await Promise.all([query.lean<ApiKeyDoc[]>().exec(), this.model.countDocuments({ userId }).exec()]);
+    const { docs: keys, total } = await findPage(this.model, { userId }, page);
     return { keys, total };
   }
 

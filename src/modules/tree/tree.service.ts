@@ -177,16 +177,7 @@ export class TreeService {
 
   /** Renames, edits and/or moves a folder in one write (one `model.folder.save` with `previous`). */
   async updateFolder(previous: FolderDoc, changes: { name?: string; description?: string; meta?: Record<string, unknown>; parent?: ParentRef }): Promise<FolderDoc> {
-    const set: Partial<FolderDoc> = { updated: new Date() };
-    if (changes.name !== undefined) {
-      set.name = cleanName(changes.name);
-      set.lowerName = lowerNameOf(set.name);
-    }
-    if (changes.description !== undefined) set.description = changes.description.trim();
-    if (changes.meta) {
-      checkMetaKeys(changes.meta);
-      set.meta = mergeMeta(previous.meta, changes.meta, false);
-    }
+    const set: Partial<FolderDoc> = editedFields(previous, changes);
     const parent = changes.parent;
     const moving = parent !== undefined && !(parent.type === previous.parentCollection && sameId(parent.doc._id, previous.parentId));
     let oldBase: { type: BaseParentType; id: Types.ObjectId } | undefined;
@@ -273,16 +264,7 @@ export class TreeService {
   }
 
   async updateItem(previous: ItemDoc, changes: { name?: string; description?: string; meta?: Record<string, unknown>; folder?: FolderDoc }): Promise<ItemDoc> {
-    const set: Partial<ItemDoc> = { updated: new Date() };
-    if (changes.name !== undefined) {
-      set.name = cleanName(changes.name);
-      set.lowerName = lowerNameOf(set.name);
-    }
-    if (changes.description !== undefined) set.description = changes.description.trim();
-    if (changes.meta) {
-      checkMetaKeys(changes.meta);
-      set.meta = mergeMeta(previous.meta, changes.meta, false);
-    }
+    const set: Partial<ItemDoc> = editedFields(previous, changes);
     const target = changes.folder;
     const moving = target !== undefined && !sameId(target._id, previous.folderId);
     if (moving) {
@@ -731,6 +713,21 @@ export class ExistingNode extends Error {
   constructor(readonly node: FolderDoc | ItemDoc) {
     super('existing node');
   }
+}
+
+/** The fields a rename or edit changes on a folder or item: name (and lowerName), description, metadata. */
+function editedFields(previous: { meta: Record<string, unknown> }, changes: { name?: string; description?: string; meta?: Record<string, unknown> }) {
+  const set: { updated: Date; name?: string; lowerName?: string; description?: string; meta?: Record<string, unknown> } = { updated: new Date() };
+  if (changes.name !== undefined) {
+    set.name = cleanName(changes.name);
+    set.lowerName = lowerNameOf(set.name);
+  }
+  if (changes.description !== undefined) set.description = changes.description.trim();
+  if (changes.meta) {
+    checkMetaKeys(changes.meta);
+    set.meta = mergeMeta(previous.meta, changes.meta, false);
+  }
+  return set;
 }
 
 function mergeMeta(meta: Record<string, unknown>, changes: Record<string, unknown>, allowNull: boolean): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types, UpdateQuery } from 'mongoose';
+import { findPage } from '../../common/find-page';
 import { Paging } from '../../common/params';
 import { GROUP_MODEL, GroupDoc } from './group.schema';
 import { escapeRegExp } from './users.repository';
@@ -40,9 +41,7 @@ export class GroupsRepository {
     if (visible) clauses.push(visible);
     if (text?.trim()) clauses.push({ lowerName: new RegExp(escapeRegExp(text.trim().toLowerCase())) });
     const filter = clauses.length ? { $and: clauses } : {};
-    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [groups, total] = await Promise.all([query.lean<GroupDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
+    const { docs: groups, total } = await findPage(this.model, filter, page);
     return { groups, total };
   }
 

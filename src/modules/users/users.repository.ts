@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types, UpdateQuery } from 'mongoose';
+import { findPage } from '../../common/find-page';
 import { Paging } from '../../common/params';
 import { USER_MODEL, UserDoc } from './user.schema';
 
@@ -47,9 +48,7 @@ export class UsersRepository {
       const re = new RegExp(escapeRegExp(text.trim()), 'i');
       filter.$or = [{ login: new RegExp(`^${escapeRegExp(text.trim().toLowerCase())}`) }, { firstName: re }, { lastName: re }];
     }
-    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [users, total] = await Promise.all([query.lean<UserDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
+    const { docs: users, total } = await findPage(this.model, filter, page);
     return { users, total };
   }
 
@@ -67,10 +66,7 @@ export class UsersRepository {
   }
 
   async membersOf(groupId: Types.ObjectId, page: Paging): Promise<{ users: UserDoc[]; total: number }> {
-    const filter = { groups: groupId };
-    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [users, total] = await Promise.all([query.lean<UserDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
+    const { docs: users, total } = await findPage(this.model, { groups: groupId }, page);
     return { users, total };
   }
 

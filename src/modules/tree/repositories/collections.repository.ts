@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
+import { findPage } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { COLLECTION_MODEL, CollectionDoc } from '../schemas/collection.schema';
 
@@ -44,11 +45,7 @@ export class CollectionsRepository {
     if (visible) clauses.push(visible);
     if (text instanceof RegExp) clauses.push({ lowerName: text });
     else if (text?.trim()) clauses.push({ lowerName: new RegExp(escape(text.trim().toLowerCase())) });
-    const filter = clauses.length ? { $and: clauses } : {};
-    const query = this.model.find(filter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [docs, total] = await Promise.all([query.lean<CollectionDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
-    return { docs, total };
+    return findPage(this.model, clauses.length ? { $and: clauses } : {}, page);
   }
 
   all(): AsyncIterable<CollectionDoc> {

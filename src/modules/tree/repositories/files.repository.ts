@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { findPage } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { FILE_MODEL, FileDoc } from '../schemas/file.schema';
 
@@ -14,10 +15,7 @@ export class FilesRepository {
   }
 
   async listForItem(itemId: Types.ObjectId, page: Paging): Promise<{ docs: FileDoc[]; total: number }> {
-    const query = this.model.find({ itemId }).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [docs, total] = await Promise.all([query.lean<FileDoc[]>().exec(), this.model.countDocuments({ itemId }).exec()]);
-    return { docs, total };
+    return findPage(this.model, { itemId }, page);
   }
 
   ofItem(itemId: Types.ObjectId): Promise<FileDoc[]> {

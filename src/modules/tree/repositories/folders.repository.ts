@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
+import { findPage } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ParentType } from '../schemas/common';
 import { FOLDER_MODEL, FolderDoc } from '../schemas/folder.schema';
@@ -36,10 +37,7 @@ export class FoldersRepository {
     if (by.name !== undefined) filter.lowerName = by.name.toLowerCase();
     if (visible) Object.assign(filter, visible);
     const listFilter = by.after !== undefined ? { ...filter, lowerName: { $gt: by.after.toLowerCase() } } : filter;
-    const query = this.model.find(listFilter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [docs, total] = await Promise.all([query.lean<FolderDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
-    return { docs, total };
+    return findPage(this.model, listFilter, page, filter);
   }
 
   /** The folder a realm directory is mapped to (home-dirs plugin). */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
+import { findPage } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ITEM_MODEL, ItemDoc } from '../schemas/item.schema';
 import { ChildFilter } from './folders.repository';
@@ -22,10 +23,7 @@ export class ItemsRepository {
     const filter: FilterQuery<ItemDoc> = { folderId };
     if (by.name !== undefined) filter.lowerName = by.name.toLowerCase();
     const listFilter = by.after !== undefined ? { ...filter, lowerName: { $gt: by.after.toLowerCase() } } : filter;
-    const query = this.model.find(listFilter).sort(page.sort).skip(page.offset);
-    if (page.limit) query.limit(page.limit);
-    const [docs, total] = await Promise.all([query.lean<ItemDoc[]>().exec(), this.model.countDocuments(filter).exec()]);
-    return { docs, total };
+    return findPage(this.model, listFilter, page, filter);
   }
 
   inFolder(folderId: Types.ObjectId): AsyncIterable<ItemDoc> {

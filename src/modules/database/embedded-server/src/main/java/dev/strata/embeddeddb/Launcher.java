@@ -32,11 +32,19 @@ public final class Launcher {
         String file = null;
         String host = "127.0.0.1";
         int port = 0;
-        for (int i = 0; i + 1 < args.length; i += 2) {
+        boolean stock = false;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--stock")) {
+                stock = true;
+                continue;
+            }
+            if (i + 1 >= args.length) {
+                usage("missing value for " + args[i]);
+            }
             switch (args[i]) {
-                case "--file" -> file = args[i + 1];
-                case "--host" -> host = args[i + 1];
-                case "--port" -> port = Integer.parseInt(args[i + 1]);
+                case "--file" -> file = args[++i];
+                case "--host" -> host = args[++i];
+                case "--port" -> port = Integer.parseInt(args[++i]);
                 default -> usage("unknown option " + args[i]);
             }
         }
@@ -58,7 +66,8 @@ public final class Launcher {
             }
             throw e;
         }
-        H2Backend backend = new H2Backend(store);
+        // --stock runs the library unchanged (for benchmarks); the default adds indexes (StrataBackend)
+        H2Backend backend = stock ? new H2Backend(store) : new StrataBackend(store);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);
         InetSocketAddress address = server.getLocalAddress();
@@ -88,7 +97,7 @@ public final class Launcher {
 
     private static void usage(String message) {
         System.err.println("strata-embedded-db: " + message);
-        System.err.println("usage: Launcher --file <h2 file> [--host 127.0.0.1] [--port 0]");
+        System.err.println("usage: Launcher --file <h2 file> [--host 127.0.0.1] [--port 0] [--stock]");
         System.exit(EXIT_USAGE);
     }
 }
