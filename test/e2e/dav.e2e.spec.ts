@@ -156,11 +156,42 @@ describe('requests the library cannot survive are refused first', () => {
     expect(await dav.exists('/depth')).toBe(true);
   });
 
-  it('survives an untagged If on PUT and an If on MKCOL', async () => {
-    expect((await call(t.url, 'MKCOL', '/homes/alice/ifcol', { ...auth(), headers: { If: '(<opaquelocktoken:nope>)' } })).status).toBe(201);
+  it('evaluates an If on MKCOL and an untagged If on PUT instead of crashing', async () => {
+    expect((await call(t.url, 'MKCOL', '/homes/alice/ifcol', { ...auth(), headers: { If: '(<opaquelocktoken:nope>)' } })).status).toBe(412);
+    expect((await call(t.url, 'MKCOL', '/homes/alice/ifcol', { ...auth(), headers: { If: '(Not <opaquelocktoken:nope>)' } })).status).toBe(201);
+    expect((await call(t.url, 'PUT', '/homes/alice/if.txt', { ...auth(), body: 'x', headers: { If: '(<opaquelocktoken:nope' } })).status).toBe(400);
     const put = await call(t.url, 'PUT', '/homes/alice/if.txt', { ...auth(), body: 'x', headers: { If: '(<opaquelocktoken:x> ["etag"]) (Not <DAV:no-lock>)' } });
     expect(put.status).toBeLessThan(500);
     expect((await call(t.url, 'PROPFIND', '/homes/alice/', { ...auth(), headers: { Depth: '0' } })).status).toBe(207);
+  });
+});
+
+describe('locks', () => {
+  const lockBody = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>test</D:owner></D:lockinfo>';
+
+  it('are held in the database, enforced by token, and survive a restart', async () => {
+    await dav.putFileContents('/locked.txt', 'v1');
+    const lock = await call(t.url, 'LOCK', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], body: lockBody, headers: { 'Content-Type': 'application/xml', Timeout: 'Second-600' } });
+    expect(lock.status).toBe(200);
+    const token = /<([^>]+)>/.exec(lock.headers.get('lock-token')!)![1];
+    expect(lock.text).toContain(token);
+    // the same user without the token is refused too: locks are per token, not per user
+    expect((await call(t.url, 'PUT', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], body: 'v2' })).status).toBe(423);
+    expect((await call(t.url, 'DELETE', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD] })).status).toBe(423);
+    expect(await t.db.collection('dav_lock').countDocuments({ _id: token as never })).toBe(1);
+
+    const { startServer } = await import('../../src/server');
+    await t.server.close();
+    t.server = await startServer(t.server.config);
+    const url = t.server.url;
+    expect((await call(url, 'PUT', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], body: 'v2' })).status).toBe(423);
+    expect((await call(url, 'PUT', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], body: 'v2', headers: { If: `(<${token}>)` } })).status).toBeLessThan(300);
+    expect((await call(url, 'PROPFIND', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], headers: { Depth: '0' } })).text).toContain(token);
+    expect((await call(url, 'UNLOCK', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], headers: { 'Lock-Token': `<${token}>` } })).status).toBe(204);
+    expect((await call(url, 'PUT', '/homes/alice/locked.txt', { basic: ['alice', DAV_PASSWORD], body: 'v3' })).status).toBeLessThan(300);
+    dav = createClient(`${url}/homes/alice`, { username: 'alice', password: DAV_PASSWORD });
+    t.url = url;
+    t.api = `${url}/api/v1`;
   });
 });
 

@@ -4,6 +4,8 @@ import { TreeModule } from '../../modules/tree/tree.module';
 import { UsersModule } from '../../modules/users/users.module';
 import { DavGateway } from './dav/dav-gateway';
 import { DavSync } from './dav/dav-sync';
+import { DavLockRules } from './dav/dav-lock-rules';
+import { DAV_LOCK_MODEL, DavLocks, DavLockSchema } from './dav/dav-locks';
 import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
 import { Realms } from './realms';
 import { ReconcileController, Reconciler } from './reconcile';
@@ -16,12 +18,13 @@ import { TreeToDisk } from './tree-to-disk';
     MongooseModule.forFeature([
       { name: DAV_PASSWORD_MODEL, schema: DavPasswordSchema },
       { name: TALE_MODEL, schema: TaleSchema },
+      { name: DAV_LOCK_MODEL, schema: DavLockSchema },
     ]),
     TreeModule,
     UsersModule,
   ],
   controllers: [HomeDirPassController, TaleController, ReconcileController],
-  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler],
+  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler, DavLocks, DavLockRules],
   exports: [Realms, Reconciler],
 })
 export class HomeDirsModule {}

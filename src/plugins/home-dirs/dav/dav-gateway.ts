@@ -14,7 +14,9 @@ import { FoldersRepository } from '../../../modules/tree/repositories/folders.re
 import type { UserDoc } from '../../../modules/users/user.schema';
 import { Realm, REALMS, Realms } from '../realms';
 import { DavSync } from './dav-sync';
-import { DAV_INFO, DavRequestInfo, MappedFileSystem } from './mapped-file-system';
+import { DavLockRules, DavStatus } from './dav-lock-rules';
+import { DavLockDoc, DavLocks } from './dav-locks';
+import { DAV_INFO, DAV_LOCK_VIEW, DavRequestInfo, MappedFileSystem } from './mapped-file-system';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
 const XML_METHODS = new Set(['PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'MKCOL']);
@@ -50,6 +52,8 @@ export class DavGateway implements OnModuleInit {
     private readonly folders: FoldersRepository,
     private readonly realms: Realms,
     private readonly sync: DavSync,
+    private readonly locks: DavLocks,
+    private readonly lockRules: DavLockRules,
   ) {}
 
   onModuleInit(): void {
@@ -62,7 +66,7 @@ export class DavGateway implements OnModuleInit {
     this.server = new webdav.WebDAVServer({
       requireAuthentification: true,
       httpAuthentication: new GatewayAuthentication(),
-      rootFileSystem: new MappedFileSystem(this.realms, this.sync),
+      rootFileSystem: new MappedFileSystem(this.realms, this.sync, this.locks),
       respondWithPaths: true,
       maxRequestDepth: 1,
       enableLocationTag: false,
@@ -73,14 +77,17 @@ export class DavGateway implements OnModuleInit {
   private handle(req: Request, res: Response, _next: NextFunction): void {
     withoutCors(res);
     RequestContext.run({ origin: 'dav', ip: req.ip }, () => {
-      this.prepare(req).then(
-        () => this.server.executeRequest(req, res),
+      this.prepare(req, res).then(
+        (answered) => {
+          if (!answered) this.server.executeRequest(req, res);
+        },
         (err) => this.refuse(req, res, err),
       );
     });
   }
 
-  private async prepare(req: Request): Promise<void> {
+  /** Checks a request; answers LOCK and UNLOCK itself. Returns true when the request was answered. */
+  private async prepare(req: Request, res: Response): Promise<boolean> {
     const target = checkPath(req.url);
     if (req.method === 'PUT' && req.headers['content-range']) throw new DavRefusal(400, 'Partial PUT (Content-Range) is not supported; send the whole file.');
     if (XML_METHODS.has(req.method)) {
@@ -95,23 +102,42 @@ export class DavGateway implements OnModuleInit {
     if (req.method === 'MKCOL') {
       // RFC 4918 9.3: a MKCOL body we do not understand is a 415
       if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding']) throw new DavRefusal(415, 'MKCOL takes no body.');
-      delete req.headers.if;
     }
-    if (req.headers.if) req.headers.if = tagIfLists(String(req.headers.if), req);
     if ((req.method === 'COPY' || req.method === 'MOVE') && !req.headers.overwrite) req.headers.overwrite = 'T'; // RFC 4918 default
 
     const user = await this.authenticate(req);
     // COPY only reads its source; every other non-read method changes it
     const sourceLevel = READ_METHODS.has(req.method) || req.method === 'COPY' ? AccessLevel.READ : AccessLevel.WRITE;
     await this.authorize(user, READ_METHODS.has(req.method) || req.method === 'COPY' ? 'GET' : req.method, target, sourceLevel);
+    let destinationSegments: string[] | null = null;
     if (req.method === 'COPY' || req.method === 'MOVE') {
       const destination = req.headers.destination;
       if (!destination) throw new DavRefusal(400, 'COPY and MOVE need a Destination header.');
-      await this.authorize(user, 'PUT', checkPath(destinationPath(String(destination))), AccessLevel.WRITE);
+      destinationSegments = checkPath(destinationPath(String(destination)));
+      await this.authorize(user, 'PUT', destinationSegments, AccessLevel.WRITE);
     }
+    const targetPath = toPath(target);
+    if (req.method === 'LOCK' || req.method === 'UNLOCK') {
+      if (target.length < 3) throw new DavRefusal(403, 'Only resources inside a home or tale can be locked.');
+      if (req.method === 'UNLOCK') await this.lockRules.unlock(req, res, targetPath);
+      else await this.lockRules.lock(req, res, targetPath, await readBody(req, MAX_XML_BODY));
+      return true;
+    }
+    await this.lockRules.enforce(req, targetPath, destinationSegments ? toPath(destinationSegments) : null);
+    if (req.method === 'PROPFIND') (req as unknown as Record<symbol, unknown>)[DAV_LOCK_VIEW] = await this.lockView(targetPath);
     const info: DavRequestInfo = { login: user.login, readableTales: () => this.readableTales(user) };
     (req as unknown as Record<symbol, unknown>)[DAV_INFO] = info;
     (req as unknown as Record<symbol, unknown>)[DAV_USER] = { uid: String(user._id), username: user.login, isAdministrator: false, isDefaultUser: false };
+    return false;
+  }
+
+  /** The locks a PROPFIND shows in lockdiscovery, by root path. */
+  private async lockView(target: string): Promise<Map<string, DavLockDoc[]>> {
+    const view = new Map<string, DavLockDoc[]>();
+    for (const lock of [...(await this.locks.covering(target)), ...(await this.locks.below(target))]) {
+      view.set(lock.path, [...(view.get(lock.path) ?? []).filter((l) => l._id !== lock._id), lock]);
+    }
+    return view;
   }
 
   /** Basic only, login (not email) plus WebDAV password, `token:` or `key:`; every failure counts toward the lockout. */
@@ -163,7 +189,7 @@ export class DavGateway implements OnModuleInit {
     let status = 500;
     let message = 'Internal server error.';
     let headers: Record<string, string> = {};
-    if (err instanceof DavRefusal) ({ status, message, headers } = err);
+    if (err instanceof DavRefusal || err instanceof DavStatus) ({ status, message, headers } = err);
     else if (err instanceof AppError) {
       status = err.status;
       message = err.message;
@@ -214,6 +240,26 @@ export function checkPath(url: string): string[] {
   return segments;
 }
 
+function toPath(segments: string[]): string {
+  return `/${segments.map((s) => s.normalize('NFC')).join('/')}`;
+}
+
+function readBody(req: Request, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new DavRefusal(413, 'Request body too large.'));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
 /** Encodes a path for an href segment by segment, so every character of a name round-trips. */
 export function encodeHref(url: string): string {
   return url
@@ -229,15 +275,6 @@ function destinationPath(destination: string): string {
   } catch {
     throw new DavRefusal(400, 'The Destination header is not a valid URL.');
   }
-}
-
-/**
- * Untagged `If` lists apply to the request URL; the library (2.6.3) crashes on them, so they are
- * rewritten as lists tagged with that URL.
- */
-function tagIfLists(header: string, req: Request): string {
-  if (header.trimStart().startsWith('<')) return header;
-  return `<${req.url.split('?')[0]}> ${header}`;
 }
 
 /**

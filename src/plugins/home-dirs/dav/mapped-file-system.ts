@@ -5,6 +5,7 @@ import { Readable, Writable } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { AppError, ConflictError, NotFoundError } from '../../../common/errors';
 import { Realm, REALMS, Realms } from '../realms';
+import { DavLockDoc, DavLocks } from './dav-locks';
 import { DavSync, RealmPath, TEMP_PREFIX } from './dav-sync';
 
 type Callback<T> = (error?: Error, result?: T) => void;
@@ -20,6 +21,8 @@ export interface DavRequestInfo {
 }
 
 export const DAV_INFO = Symbol('strata.dav');
+/** Locks by root path, fetched by the gateway for a PROPFIND's lockdiscovery. */
+export const DAV_LOCK_VIEW = Symbol('strata.davLocks');
 
 /**
  * One file system for both realms (DESIGN §8): `/homes/<login>/…` and `/tales/<id>/…` map to
@@ -29,12 +32,12 @@ export const DAV_INFO = Symbol('strata.dav');
  */
 export class MappedFileSystem extends webdav.FileSystem {
   private readonly props = new Map<string, webdav.LocalPropertyManager>();
-  private readonly locks = new Map<string, webdav.LocalLockManager>();
   private readonly stats = new WeakMap<object, Map<string, Stats | null>>();
 
   constructor(
     private readonly realms: Realms,
     private readonly sync: DavSync,
+    private readonly davLocks: DavLocks,
   ) {
     super(new NoSerializer());
     this.doNotSerialize();
@@ -107,11 +110,15 @@ export class MappedFileSystem extends webdav.FileSystem {
     callback(undefined, manager);
   }
 
-  protected override _lockManager(p: webdav.Path, _info: webdav.LockManagerInfo, callback: Callback<webdav.ILockManager>): void {
-    const key = p.toString();
-    let manager = this.locks.get(key);
-    if (!manager) this.locks.set(key, (manager = new webdav.LocalLockManager()));
-    callback(undefined, manager);
+  /**
+   * Locks live in the database and are enforced by the gateway (by token). The library sees them
+   * only to show them in a PROPFIND's lockdiscovery; for other requests it sees none, so its own
+   * per-user lock checks never interfere.
+   */
+  protected override _lockManager(p: webdav.Path, info: webdav.LockManagerInfo, callback: Callback<webdav.ILockManager>): void {
+    const view = ((info.context as webdav.HTTPRequestContext).request as unknown as Record<symbol, Map<string, DavLockDoc[]>> | undefined)?.[DAV_LOCK_VIEW];
+    const key = `/${p.paths.map((s) => s.normalize('NFC')).join('/')}`;
+    callback(undefined, new LockView((view?.get(key) ?? []).map(toLibraryLock)));
   }
 
   // ------------------------------------------------------------------ writes
@@ -185,7 +192,7 @@ export class MappedFileSystem extends webdav.FileSystem {
     (async () => {
       await fs.rm(at.disk, { recursive: true });
       await this.sync.removed(at);
-      this.dropMeta(p);
+      await this.dropMeta(p);
     })().then(() => callback(), (err) => callback(fsError(err)));
   }
 
@@ -204,7 +211,7 @@ export class MappedFileSystem extends webdav.FileSystem {
         await fs.rm(src.disk, { recursive: true });
       }
       await this.undoOnFailure(() => this.sync.moved(src, dst), () => fs.rename(dst.disk, src.disk));
-      this.dropMeta(from);
+      await this.dropMeta(from);
       return overwritten;
     })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
   }
@@ -285,11 +292,11 @@ export class MappedFileSystem extends webdav.FileSystem {
     this.stats.delete(ctx);
   }
 
-  private dropMeta(p: webdav.Path): void {
+  /** A deleted or moved-away resource loses its dead properties and its locks (locks do not move). */
+  private async dropMeta(p: webdav.Path): Promise<void> {
     const prefix = p.toString();
-    for (const map of [this.props, this.locks] as Map<string, unknown>[]) {
-      for (const key of map.keys()) if (key === prefix || key.startsWith(`${prefix}/`)) map.delete(key);
-    }
+    for (const key of this.props.keys()) if (key === prefix || key.startsWith(`${prefix}/`)) this.props.delete(key);
+    await this.davLocks.removeTree(`/${p.paths.map((s) => s.normalize('NFC')).join('/')}`);
   }
 }
 
@@ -312,6 +319,35 @@ export function fsError(err: unknown): Error {
   if (err instanceof NotFoundError) return webdav.Errors.IntermediateResourceMissing;
   if (err instanceof AppError && err.status < 500) return webdav.Errors.Forbidden;
   return err as Error;
+}
+
+/** A read-only lock manager over locks fetched from the database. */
+class LockView implements webdav.ILockManager {
+  constructor(private readonly locks: webdav.Lock[]) {}
+  getLocks(callback: webdav.ReturnCallback<webdav.Lock[]>): void {
+    callback(undefined, this.locks);
+  }
+  setLock(_lock: webdav.Lock, callback: webdav.SimpleCallback): void {
+    callback(webdav.Errors.InvalidOperation);
+  }
+  removeLock(_uuid: string, callback: webdav.ReturnCallback<boolean>): void {
+    callback(undefined, false);
+  }
+  getLock(uuid: string, callback: webdav.ReturnCallback<webdav.Lock>): void {
+    const lock = this.locks.find((l) => l.uuid === uuid);
+    callback(lock ? undefined : webdav.Errors.ResourceNotFound, lock);
+  }
+  refresh(_uuid: string, _timeout: number, callback: webdav.ReturnCallback<webdav.Lock>): void {
+    callback(webdav.Errors.InvalidOperation);
+  }
+}
+
+function toLibraryLock(doc: DavLockDoc): webdav.Lock {
+  const kind = new webdav.LockKind(doc.scope === 'shared' ? webdav.LockScope.Shared : webdav.LockScope.Exclusive, webdav.LockType.Write, doc.timeoutSeconds);
+  const lock = new webdav.Lock(kind, String(doc.userId), doc.owner, doc.depth === 0 ? 0 : -1);
+  lock.uuid = doc._id;
+  lock.expirationDate = doc.expires.getTime();
+  return lock;
 }
 
 class NoSerializer implements webdav.FileSystemSerializer {
