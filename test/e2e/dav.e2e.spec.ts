@@ -275,7 +275,8 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
     await dav.putFileContents('/keep.txt', 'precious');
     const before = (await lookup('keep.txt')).body;
     await abortedPut('/homes/alice/keep.txt', 1000, 'partial bytes');
-    await new Promise((r) => setTimeout(r, 300));
+    await abortedPut('/homes/alice/keep.txt', 1000, 'gone at once', 0); // before the server has even authenticated
+    await new Promise((r) => setTimeout(r, 500));
     await expectFile('keep.txt', 'precious');
     expect((await lookup('keep.txt')).body.size).toBe(before.size);
     expect(readdirSync(homeDir()).filter((n) => n.startsWith('.strata-'))).toEqual([]);
@@ -313,7 +314,7 @@ function rawRequest(method: string, url: string, headers: Record<string, string>
 }
 
 /** Sends part of a PUT body, then drops the connection. */
-function abortedPut(url: string, declared: number, sent: string): Promise<void> {
+function abortedPut(url: string, declared: number, sent: string, afterMs = 200): Promise<void> {
   const { port } = new URL(t.url);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), '127.0.0.1', () => {
@@ -321,7 +322,7 @@ function abortedPut(url: string, declared: number, sent: string): Promise<void> 
       setTimeout(() => {
         socket.destroy();
         resolve();
-      }, 200);
+      }, afterMs);
     });
     socket.on('error', () => resolve());
   });

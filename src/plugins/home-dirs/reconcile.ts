@@ -78,6 +78,7 @@ export class Reconciler implements OnApplicationBootstrap {
   }
 
   private async reconcileDir(realm: Realm, folder: FolderDoc, dir: string, report: ReconcileReport): Promise<void> {
+    await this.removeStaleTemp(dir);
     const entries = (await fs.readdir(dir, { withFileTypes: true }))
       .filter((e) => !e.name.startsWith(TEMP_PREFIX) && e.name !== UPLOAD_DIR && !e.isSymbolicLink() && (e.isFile() || e.isDirectory()))
       .sort(byLowerName);
@@ -125,6 +126,16 @@ export class Reconciler implements OnApplicationBootstrap {
         report.itemsAdded++;
       }
       await this.fixFile(realm, item, size, report);
+    }
+  }
+
+  /** Temp files of uploads that never finished (a crash mid-PUT) go after a day. */
+  private async removeStaleTemp(dir: string): Promise<void> {
+    const cutoff = Date.now() - 24 * 3600_000;
+    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+      if (!entry.name.startsWith(TEMP_PREFIX) || !entry.isFile()) continue;
+      const full = path.join(dir, entry.name);
+      if ((await fs.stat(full)).mtimeMs < cutoff) await fs.rm(full, { force: true });
     }
   }
 

@@ -178,9 +178,14 @@ export class MappedFileSystem extends webdav.FileSystem {
         },
       });
       const request = (info.context as webdav.HTTPRequestContext).request;
-      request?.once('close', () => {
+      const abortIfIncomplete = () => {
         if (!request.complete) stream.destroy(new Error('upload aborted'));
-      });
+      };
+      if (request) {
+        // the client may have gone while we authenticated: then 'close' has already fired
+        if (request.destroyed || request.closed) abortIfIncomplete();
+        else request.once('close', abortIfIncomplete);
+      }
       callback(undefined, stream);
     }, (err) => callback(fsError(err)));
   }
