@@ -29,10 +29,14 @@ ensure_java_and_maven() {
   fi
 }
 
-# Debian tools the tests drive: litmus (WebDAV conformance).
+# Debian tools the tests drive: litmus (WebDAV conformance), davfs2 (FUSE mount of a home, run as
+# root) and rclone (copies trees up and down over WebDAV).
 ensure_test_tools() {
   local missing=()
   command -v litmus >/dev/null 2>&1 || missing+=(litmus)
+  # mount.davfs lives in /usr/sbin, often not on an ordinary user's PATH
+  command -v mount.davfs >/dev/null 2>&1 || [ -x /usr/sbin/mount.davfs ] || [ -x /sbin/mount.davfs ] || missing+=(davfs2)
+  command -v rclone >/dev/null 2>&1 || missing+=(rclone)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"

@@ -61,7 +61,7 @@ describe('uploads', () => {
   });
 
   it('uploads in chunks at exact offsets, refuses a wrong offset, resumes, and finishes on the last chunk', async () => {
-    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7).map((_, i) => i % 251);
+    const data = Buffer.from(Buffer.alloc(3 * 1024 * 1024 + 17, 7).map((_, i) => i % 251));
     const start = await call(t.api, 'POST', '/file', { token: admin, query: { parentType: 'folder', parentId: root._id, name: 'big.bin', size: data.length, mimeType: 'application/x-test' } });
     expect(start.body).toMatchObject({ _modelType: 'upload', received: 0, size: data.length });
     expect(JSON.stringify(start.body)).not.toMatch(/temp/);

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Injectable, OnModuleInit, Put, Query } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
+import { createHash } from 'node:crypto';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Model, Schema, Types } from 'mongoose';
 import { AuthenticationError } from '../../common/errors';
@@ -37,8 +38,12 @@ const SAFE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789
  * WebDAV passwords: a second password per user for WebDAV clients (they store it), so the account
  * password is never typed into a mount. Checked by AuthService for HTTP Basic logins by login.
  */
+const VERIFIED_MS = 60_000;
+
 @Injectable()
 export class DavPasswords implements OnModuleInit {
+  private readonly verified = new Map<string, number>();
+
   constructor(
     @InjectModel(DAV_PASSWORD_MODEL) private readonly model: Model<DavPasswordDoc>,
     private readonly passwords: Passwords,
@@ -62,9 +67,22 @@ export class DavPasswords implements OnModuleInit {
     return password;
   }
 
+  /**
+   * WebDAV clients send the password with every request; a bcrypt check each time would cost
+   * ~0.4 s per request. A password that verified is remembered for a minute, keyed by a hash of
+   * the user, the stored hash and the password, so a new password (a new stored hash) never
+   * matches an old entry. Failures are never cached: every failure goes through bcrypt and counts.
+   */
   async verify(user: UserDoc, password: string): Promise<boolean> {
     const doc = await this.model.findOne({ userId: user._id }).lean<DavPasswordDoc>().exec();
-    return this.passwords.verify(password, doc?.hash);
+    if (!doc) return false;
+    const key = createHash('sha256').update(`${String(user._id)}\0${doc.hash}\0${password}`).digest('hex');
+    const until = this.verified.get(key);
+    if (until && until > Date.now()) return true;
+    if (!(await this.passwords.verify(password, doc.hash))) return false;
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(key, Date.now() + VERIFIED_MS);
+    return true;
   }
 
   @OnEvent('model.user.remove.after', 'homeDirs.removeDavPassword')
