@@ -22,10 +22,8 @@ export class CollectionsRepository {
     return (await this.model.create(doc)).toObject() as CollectionDoc;
   }
 
-  update(id: Types.ObjectId, set: Partial<CollectionDoc>, unset: string[] = []): Promise<CollectionDoc | null> {
-    const update: Record<string, unknown> = { $set: set };
-    if (unset.length) update.$unset = Object.fromEntries(unset.map((k) => [k, 1]));
-    return this.model.findByIdAndUpdate(id, update, { new: true }).lean<CollectionDoc>().exec();
+  update(id: Types.ObjectId, set: Partial<CollectionDoc>): Promise<CollectionDoc | null> {
+    return this.model.findByIdAndUpdate(id, { $set: set }, { new: true }).lean<CollectionDoc>().exec();
   }
 
   async delete(id: Types.ObjectId): Promise<void> {

@@ -63,10 +63,8 @@ export class FoldersRepository {
     return (await this.model.create(doc)).toObject() as FolderDoc;
   }
 
-  update(id: Types.ObjectId, set: Partial<FolderDoc>, unset: string[] = []): Promise<FolderDoc | null> {
-    const update: Record<string, unknown> = { $set: set };
-    if (unset.length) update.$unset = Object.fromEntries(unset.map((k) => [k, 1]));
-    return this.model.findByIdAndUpdate(id, update, { new: true }).lean<FolderDoc>().exec();
+  update(id: Types.ObjectId, set: Partial<FolderDoc>): Promise<FolderDoc | null> {
+    return this.model.findByIdAndUpdate(id, { $set: set }, { new: true }).lean<FolderDoc>().exec();
   }
 
   async delete(id: Types.ObjectId): Promise<void> {

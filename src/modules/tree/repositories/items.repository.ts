@@ -38,10 +38,8 @@ export class ItemsRepository {
     return (await this.model.create(doc)).toObject() as ItemDoc;
   }
 
-  update(id: Types.ObjectId, set: Partial<ItemDoc>, unset: string[] = []): Promise<ItemDoc | null> {
-    const update: Record<string, unknown> = { $set: set };
-    if (unset.length) update.$unset = Object.fromEntries(unset.map((k) => [k, 1]));
-    return this.model.findByIdAndUpdate(id, update, { new: true }).lean<ItemDoc>().exec();
+  update(id: Types.ObjectId, set: Partial<ItemDoc>): Promise<ItemDoc | null> {
+    return this.model.findByIdAndUpdate(id, { $set: set }, { new: true }).lean<ItemDoc>().exec();
   }
 
   async delete(id: Types.ObjectId): Promise<void> {
