@@ -8,7 +8,8 @@
 // 1. starts a database (MONGO_URI when set, otherwise the chain of DESIGN §9 through
 //    dist/modules/database/database-process.js) and the server (`node dist/main.js`) as a child;
 // 2. flatness: grows the server's item collection to each of --sizes items (folders of 50 under one
-//    collection: folders through REST, items written with the driver as the server writes them) and
+//    collection: folders through REST, items written with the driver as the server writes them, and
+//    the same items into the raw peer collection `bench_raw_item`) and
 //    times listing a 50-item folder with its total count and a path lookup (again at the end, with
 //    the big folder in the collection);
 // 3. creates --items items in one folder through `POST /item` (and the same documents with
@@ -571,6 +572,10 @@ async function main() {
   const collId = collection._id;
   const items = db.collection('item');
   const names = db.collection('name');
+  // the raw peer: the same indexes as the server's item collection, and the same documents
+  const raw = db.collection('bench_raw_item');
+  await raw.createIndex({ folderId: 1, lowerName: 1 }, { unique: true });
+  await raw.createIndex({ baseParentId: 1 });
   const adminId = login.body.user?._id ? new ObjectId(login.body.user._id) : null;
   const baseParentId = new ObjectId(collId);
   /** An item document as TreeService.createItem writes it. */
@@ -623,6 +628,7 @@ async function main() {
       if (!itemDocs.length) return;
       await names.insertMany(nameDocs, { ordered: false });
       await items.insertMany(itemDocs, { ordered: false });
+      await raw.insertMany(itemDocs, { ordered: false }); // the raw peer holds the same items
       itemDocs = [];
       nameDocs = [];
     };
@@ -709,10 +715,6 @@ async function main() {
 
   const big = (await api.post(`/folder?${q({ parentType: 'collection', parentId: collId, name: 'big' })}`)).body;
   const bigId = new ObjectId(big._id);
-  const raw = db.collection('bench_raw_item');
-  await raw.createIndex({ folderId: 1, lowerName: 1 }, { unique: true });
-  await raw.createIndex({ baseParentId: 1 });
-
   const chunk = Math.max(1000, Math.ceil(N / 10));
   const restLat = [];
   const rawLat = [];
@@ -842,7 +844,7 @@ async function main() {
     out();
   }
 
-  out(`## Pages of 50 sorted by name, in a folder of ${int(N)} items (${int(itemsAtPages)} in the item collection; median of up to ${opts.runs} runs)`);
+  out(`## Pages of 50 sorted by name, in a folder of ${int(N)} items (${int(itemsAtPages)} in the item collection and as many in its raw peer; median of up to ${opts.runs} runs)`);
   out();
   out('REST: `GET /item?folderId&limit=50&sort=lowerName` with `offset` or `after` (counts the folder too, for `Girder-Total-Count`).');
   out('raw: the driver\'s `find(...).sort({lowerName:1,_id:1}).skip(k).limit(50)` and `countDocuments({folderId})` in parallel, as the server does;');
@@ -857,7 +859,8 @@ async function main() {
     out();
     out('REST list: `GET /item?folderId&limit=50&sort=lowerName` (with its total count); REST lookup: `GET /resource/lookup?path=/collection/bench/<folder>/<item>`;');
     out('raw: the same queries with the driver on the server\'s own collections (find+count; three `findOne`). Cells: median / p95 ms.');
-    out('Folders of 50 items: folders created through REST, their items written with the driver as the server writes them (name reservation + item).');
+    out('Folders of 50 items: folders created through REST, their items written with the driver as the server writes them (name reservation + item),');
+    out('and the same items into `bench_raw_item`, so that the raw peer of the page queries holds as many documents as the server\'s item collection.');
     out();
     table(['items in the database', 'REST list', 'raw list', 'REST lookup', 'raw lookup', 'runs'], flatRows);
     out();
