@@ -6,7 +6,8 @@ import { ConflictError, isDuplicateKeyError, NotFoundError, ValidationError } fr
 import { AppConfig } from '../modules/config/app-config';
 import { DbLocks } from '../modules/database/locks';
 import { FilesRepository } from '../modules/tree/repositories/files.repository';
-import { AssetstoreAdapter, AssetstoreDoc, AssetstoreFactory } from './assetstore';
+import type { Readable } from 'node:stream';
+import { AssetstoreAdapter, AssetstoreDoc, AssetstoreFactory, StoredBytes, UploadTarget } from './assetstore';
 import { ASSETSTORE_MODEL } from './assetstore.schema';
 import { FILESYSTEM, filesystemFactory } from './filesystem/filesystem.assetstore';
 
@@ -60,6 +61,25 @@ export class AssetstoresService implements OnApplicationBootstrap {
 
   list(): Promise<AssetstoreDoc[]> {
     return this.model.find().sort({ _id: 1 }).lean<AssetstoreDoc[]>().exec();
+  }
+
+  /**
+   * Streams `size` bytes into the current assetstore and calls `record` with where they now are
+   * (under the adapter's guard, as an upload's finalize does). Nothing is kept if a step fails.
+   */
+  async ingest<T>(body: Readable, size: number, record: (where: { assetstoreId: Types.ObjectId; bytes: StoredBytes }) => Promise<T>): Promise<T> {
+    const store = await this.current();
+    const adapter = await this.adapter(store);
+    const target: UploadTarget = { _id: new Types.ObjectId(), size, received: 0, state: {} };
+    target.state = await adapter.initUpload(target);
+    try {
+      const written = await adapter.uploadChunk(target, body);
+      if (written !== size) throw new Error(`expected ${size} bytes, read ${written}`);
+      return await adapter.finalizeUpload({ ...target, received: written }, (bytes) => record({ assetstoreId: store._id, bytes }));
+    } catch (err) {
+      await adapter.cancelUpload(target).catch(() => {});
+      throw err;
+    }
   }
 
   /** The adapter for an assetstore (one instance per assetstore, made on first use). */

@@ -82,7 +82,7 @@ it('renames and moves items and folders on disk', async () => {
   expect((await api('GET', `/file/${file._id}/download`)).text).toBe('document');
 });
 
-it('copies into, inside and refuses copies and moves out of a home', async () => {
+it('copies into, inside and out of a home', async () => {
   const admin = await login(t.api, 'admin', ADMIN_PASSWORD);
   const c = (await call(t.api, 'POST', '/collection', { token: admin, query: { name: 'shared', public: true } })).body;
   const cf = (await call(t.api, 'POST', '/folder', { token: admin, query: { parentType: 'collection', parentId: c._id, name: 'f', public: true } })).body;
@@ -94,12 +94,55 @@ it('copies into, inside and refuses copies and moves out of a home', async () =>
   const again = await api('POST', `/item/${imported.body._id}/copy`, { query: { folderId: copies._id } });
   expect(again.body.name).toBe('outside.txt (1)');
   await expectOnDisk('copies/outside.txt (1)', 'outside');
-  // leaving the mapped folder is refused, and changes nothing
+  // a copy out of the home has bytes of its own: changing the home's file leaves it alone
   const mine = (await call(t.api, 'POST', '/folder', { token, query: { parentType: 'user', parentId: (await api('GET', '/user/me')).body._id, name: 'Elsewhere' } })).body;
-  expect((await api('POST', `/item/${imported.body._id}/copy`, { query: { folderId: mine._id } })).status).toBe(409);
-  expect((await api('PUT', `/item/${imported.body._id}`, { query: { folderId: mine._id } })).status).toBe(409);
-  await expectOnDisk('copies/outside.txt', 'outside');
-  expect((await api('GET', '/item', { query: { folderId: mine._id } })).body).toEqual([]);
+  const exported = await api('POST', `/item/${imported.body._id}/copy`, { query: { folderId: mine._id } });
+  expect(exported.status).toBe(200);
+  const [exportedFile] = (await api('GET', `/item/${exported.body._id}/files`)).body;
+  await dav.putFileContents('/copies/outside.txt', 'changed in the home');
+  expect((await api('GET', `/file/${exportedFile._id}/download`)).text).toBe('outside');
+  expect(existsSync(disk('Elsewhere'))).toBe(false);
+});
+
+it('moves items and folder trees out of a home and back in, bytes and all', async () => {
+  const me = (await api('GET', '/user/me')).body;
+  const away = (await api('POST', '/folder', { query: { parentType: 'user', parentId: me._id, name: 'Away' } })).body;
+  const tree = (await api('POST', '/folder', { query: { parentId: home._id, name: 'tree' } })).body;
+  const sub = (await api('POST', '/folder', { query: { parentId: tree._id, name: 'sub' } })).body;
+  const top = await upload(tree._id, 'top.txt', 'top file');
+  const deep = await upload(sub._id, 'deep.txt', 'deep file');
+  const single = await upload(home._id, 'single.txt', 'single file');
+
+  // an item out, then back in
+  expect((await api('PUT', `/item/${single.itemId}`, { query: { folderId: away._id } })).status).toBe(200);
+  expect(existsSync(disk('single.txt'))).toBe(false);
+  expect((await api('GET', `/file/${single._id}/download`)).text).toBe('single file');
+  expect(await dav.exists('/single.txt')).toBe(false);
+  expect((await api('PUT', `/item/${single.itemId}`, { query: { folderId: home._id, name: 'back.txt' } })).status).toBe(200);
+  await expectOnDisk('back.txt', 'single file');
+  expect((await api('GET', `/file/${single._id}/download`)).text).toBe('single file');
+
+  // a folder tree out: gone from disk, every byte still downloadable
+  expect((await api('PUT', `/folder/${tree._id}`, { query: { parentType: 'folder', parentId: away._id } })).status).toBe(200);
+  expect(existsSync(disk('tree'))).toBe(false);
+  expect((await api('GET', `/file/${top._id}/download`)).text).toBe('top file');
+  expect((await api('GET', `/file/${deep._id}/download`)).text).toBe('deep file');
+  // and back in under another name
+  expect((await api('PUT', `/folder/${tree._id}`, { query: { parentType: 'folder', parentId: home._id, name: 'tree2' } })).status).toBe(200);
+  await expectOnDisk('tree2/top.txt', 'top file');
+  await expectOnDisk('tree2/sub/deep.txt', 'deep file');
+  // now the disk holds the bytes: a WebDAV change shows through REST
+  await dav.putFileContents('/tree2/sub/deep.txt', 'deep, changed');
+  expect((await api('GET', `/file/${deep._id}/download`)).text).toBe('deep, changed');
+  expect((await api('GET', `/folder/${home._id}`)).body.sizeRecursive).toBeGreaterThan(0);
+
+  // an item of several files cannot become one file on disk: refused, nothing changes
+  const multi = (await api('POST', '/item', { query: { folderId: away._id, name: 'multi' } })).body;
+  await upload(multi._id, 'a', 'a', 'item');
+  await upload(multi._id, 'b', 'b', 'item');
+  expect((await api('PUT', `/item/${multi._id}`, { query: { folderId: home._id } })).status).toBe(409);
+  expect(existsSync(disk('multi'))).toBe(false);
+  expect((await api('GET', `/item/${multi._id}`)).body.folderId).toBe(away._id);
 });
 
 it('deletes files, items and folders on disk', async () => {

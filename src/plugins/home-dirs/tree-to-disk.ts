@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Types } from 'mongoose';
@@ -30,7 +30,10 @@ import { Realms } from './realms';
  *
  * Rules: an item of a mapped folder is one file on disk named like the item (a new item is an
  * empty file); its file record holds the size and type. Moves and copies across the edge of a
- * mapped folder are refused (409) for now: the bytes would have to change stores.
+ * mapped folder change the bytes' store: moving in writes the subtree to disk before the move
+ * commits and releases the old store's bytes after it; moving out copies the disk bytes into the
+ * current assetstore before the move commits and removes the directory after it. Either way the
+ * bytes are readable at every moment, and a failure leaves the node where it was.
  */
 @Injectable()
 export class TreeToDisk {
@@ -53,9 +56,21 @@ export class TreeToDisk {
       if (target) await diskStep(() => fs.mkdir(target, { recursive: true }));
       return;
     }
-    if (previous.name === doc.name && sameId(previous.parentId, doc.parentId) && previous.parentCollection === doc.parentCollection) return;
+    if (!folderMoved(previous, doc)) return;
     const source = await this.folderPath(previous);
-    await diskStep(() => this.relocate(source, target, 'folder'));
+    if (source && target) await diskStep(() => this.relocate(source, target));
+    else if (target) await diskStep(() => this.materialize(doc, target));
+    else if (source) await this.detachBytes(previous);
+  }
+
+  /** After a move across the edge of a mapped folder: the bytes' other copy goes. */
+  @OnEvent('model.folder.save.after', 'homeDirs.folderSaved')
+  async onFolderSaved(event: AppEvent<SaveInfo<FolderDoc>>): Promise<void> {
+    const { doc, previous } = event.info;
+    if (skip() || !previous || doc.mapping || !folderMoved(previous, doc)) return;
+    const [source, target] = await Promise.all([this.folderPath(previous), this.folderPath(doc)]);
+    if (target && !source) await this.attachBytes(doc);
+    if (source && !target) await fs.rm(source, { recursive: true, force: true });
   }
 
   @OnEvent('model.item.save', 'homeDirs.itemSave')
@@ -68,9 +83,20 @@ export class TreeToDisk {
       if (target) await diskStep(() => fs.open(target, 'a', 0o644).then((h) => h.close()));
       return;
     }
-    if (previous.name === doc.name && sameId(previous.folderId, doc.folderId)) return;
+    if (!itemMoved(previous, doc)) return;
     const source = await this.itemPath(previous);
-    await diskStep(() => this.relocate(source, target, 'item'));
+    if (source && target) await diskStep(() => this.relocate(source, target));
+    else if (target) await diskStep(() => this.materialize(doc, target));
+    else if (source) await this.detachBytes(previous);
+  }
+
+  @OnEvent('model.item.save.after', 'homeDirs.itemSaved')
+  async onItemSaved(event: AppEvent<SaveInfo<ItemDoc>>): Promise<void> {
+    const { doc, previous } = event.info;
+    if (skip() || !previous || !itemMoved(previous, doc)) return;
+    const [source, target] = await Promise.all([this.itemPath(previous), this.itemPath(doc)]);
+    if (target && !source) await this.attachBytes(doc);
+    if (source && !target) await fs.rm(source, { force: true });
   }
 
   @OnEvent('model.folder.remove', 'homeDirs.folderRemove')
@@ -108,10 +134,7 @@ export class TreeToDisk {
     const item = await this.items.findById(file.itemId);
     const where = item ? await this.locateItem(item) : null;
     const store = await this.assetstores.get(file.assetstoreId);
-    if (!where) {
-      if (store.type === 'mapped') throw new ConflictError('Files cannot be copied out of a WebDAV-mapped folder yet; download and upload them instead.');
-      return;
-    }
+    if (!where) return; // a copy out of a mapped folder: copy.after moves its bytes to the current store
     const mapped = this.realms.assetstoreId(where.realm);
     if (store.type === 'mapped') {
       // a copy between mapped folders: copy.after copies the disk file
@@ -136,6 +159,13 @@ export class TreeToDisk {
     const from = fromItem ? await this.locateItem(fromItem) : null;
     const to = toItem ? await this.locateItem(toItem) : null;
     if (from && to) await diskStep(() => fs.copyFile(from.disk, to.disk));
+    else if (from && !to) {
+      // out of a mapped folder: the copy gets bytes of its own in the current store
+      await this.storeApart(event.info.doc, from.disk).catch(async (err) => {
+        await this.tree.deleteFile(event.info.doc);
+        throw err;
+      });
+    }
   }
 
   /** Where REST uploads go: into a mapped folder (or item or file of one), the realm's mapped store. */
@@ -158,9 +188,7 @@ export class TreeToDisk {
     if (where) event.addResponse(this.realms.assetstoreId(where.realm));
   }
 
-  private async relocate(source: string | null, target: string | null, kind: string): Promise<void> {
-    if (!source && !target) return;
-    if (!source || !target) throw new ConflictError(`A ${kind} cannot be moved into or out of a WebDAV-mapped folder yet; copy it instead.`);
+  private async relocate(source: string, target: string): Promise<void> {
     if (await exists(target)) throw new ConflictError(`${path.basename(target)} already exists on disk there.`);
     try {
       await fs.rename(source, target);
@@ -169,6 +197,83 @@ export class TreeToDisk {
       await fs.cp(source, target, { recursive: true, errorOnExist: true, force: false });
       await fs.rm(source, { recursive: true });
     }
+  }
+
+  /**
+   * Writes a folder's subtree or an item, about to move into a mapped folder, to `target` on disk:
+   * each item as one file holding its bytes. An item with several files cannot be one file (409,
+   * before anything is written); a failure removes what was written.
+   */
+  private async materialize(node: FolderDoc | ItemDoc, target: string): Promise<void> {
+    const entries = 'folderId' in node ? [{ item: node, disk: target }] : await this.subtree(node, target);
+    for (const e of entries) {
+      if ('item' in e && (await this.files.ofItem(e.item._id)).length > 1) {
+        throw new ConflictError(`"${e.item.name}" holds several files; an item in a WebDAV-mapped folder is one file.`);
+      }
+    }
+    if (await exists(target)) throw new ConflictError(`${path.basename(target)} already exists on disk there.`);
+    try {
+      for (const e of entries) {
+        if (!('item' in e)) {
+          await fs.mkdir(e.disk, { recursive: true });
+          continue;
+        }
+        const [file] = await this.files.ofItem(e.item._id);
+        const temp = path.join(path.dirname(e.disk), `${TEMP_PREFIX}move-${randomBytes(8).toString('hex')}`);
+        if (file) await pipeline(await (await this.assetstores.adapter(file.assetstoreId)).openReadStream(file), createWriteStream(temp, { flags: 'wx' }));
+        else await fs.writeFile(temp, '', { flag: 'wx' });
+        await fs.rename(temp, e.disk);
+      }
+    } catch (err) {
+      await fs.rm(target, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** After a move in: the files of the subtree now use the mapped store; the other store's bytes are released. */
+  private async attachBytes(node: FolderDoc | ItemDoc): Promise<void> {
+    const located = 'folderId' in node ? await this.locateItem(node) : await this.realms.locate(node);
+    if (!located) return;
+    const mapped = this.realms.assetstoreId(located.realm);
+    for (const item of await this.itemsUnder(node)) {
+      for (const file of await this.files.ofItem(item._id)) {
+        if (!sameId(file.assetstoreId, mapped)) await this.tree.replaceFileContents(file, { size: file.size, assetstoreId: mapped, bytes: { sha512: null, path: null } });
+      }
+    }
+  }
+
+  /** Before a move out: every file of the subtree gets its bytes in the current store, read from disk. */
+  private async detachBytes(node: FolderDoc | ItemDoc): Promise<void> {
+    for (const item of await this.itemsUnder(node)) {
+      const disk = await this.itemPath(item);
+      for (const file of await this.files.ofItem(item._id)) {
+        const store = await this.assetstores.get(file.assetstoreId);
+        if (store.type === 'mapped' && disk) await this.storeApart(file, disk);
+      }
+    }
+  }
+
+  /** Copies a disk file's bytes into the current assetstore and points `file` at them. */
+  private async storeApart(file: FileDoc, disk: string): Promise<void> {
+    const size = (await fs.stat(disk)).size;
+    await this.assetstores.ingest(createReadStream(disk), size, ({ assetstoreId, bytes }) => this.tree.replaceFileContents(file, { size, assetstoreId, bytes }));
+  }
+
+  /** A folder's subtree, parents before children, with the disk paths it will have under `target`. */
+  private async subtree(folder: FolderDoc, target: string): Promise<({ folder: FolderDoc; disk: string } | { item: ItemDoc; disk: string })[]> {
+    const out: ({ folder: FolderDoc; disk: string } | { item: ItemDoc; disk: string })[] = [{ folder, disk: target }];
+    for (let i = 0; i < out.length; i++) {
+      const entry = out[i];
+      if (!('folder' in entry)) continue;
+      for await (const child of this.folders.childrenOf('folder', entry.folder._id)) out.push({ folder: child, disk: path.join(entry.disk, child.name) });
+      for await (const item of this.items.inFolder(entry.folder._id)) out.push({ item, disk: path.join(entry.disk, item.name) });
+    }
+    return out;
+  }
+
+  private async itemsUnder(node: FolderDoc | ItemDoc): Promise<ItemDoc[]> {
+    if ('folderId' in node) return [node];
+    return (await this.subtree(node, '')).flatMap((e) => ('item' in e ? [e.item] : []));
   }
 
   /** The disk path a folder has (or would have) from its document; null outside mapped folders. */
@@ -190,6 +295,14 @@ export class TreeToDisk {
     if (!where || !folder) return null;
     return { realm: where.realm, disk: path.join(this.realms.directory(where.realm, where.key), ...where.segments, item.name) };
   }
+}
+
+function folderMoved(previous: FolderDoc, doc: FolderDoc): boolean {
+  return previous.name !== doc.name || !sameId(previous.parentId, doc.parentId) || previous.parentCollection !== doc.parentCollection;
+}
+
+function itemMoved(previous: ItemDoc, doc: ItemDoc): boolean {
+  return previous.name !== doc.name || !sameId(previous.folderId, doc.folderId);
 }
 
 /** A disk step; failures become client-visible refusals, and the tree write is aborted. */
