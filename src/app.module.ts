@@ -13,6 +13,7 @@ import { UsersModule } from './modules/users/users.module';
 import { TreeModule } from './modules/tree/tree.module';
 import { UploadsModule } from './modules/uploads/uploads.module';
 import { ResourcesModule } from './modules/resources/resources.module';
+import { HatracModule } from './modules/hatrac/hatrac.module';
 import { resolvePlugins } from './plugins/registry';
 
 @Module({})
@@ -34,6 +35,7 @@ export class AppModule implements NestModule {
         UploadsModule,
         ResourcesModule,
         SystemModule,
+        HatracModule,
         ...resolvePlugins(config.plugins).map((p) => p.module),
       ],
     };

@@ -56,6 +56,14 @@ export interface AssetstoreAdapter {
    * `upload.size - upload.received` bytes, leaving the upload as it was. Returns the bytes written.
    */
   uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number>;
+  /**
+   * Writes exactly `length` bytes at `offset`, for uploads whose parts arrive in any order and may
+   * be sent again (Hatrac's chunked jobs). Refuses (ValidationError) a body of another length; a
+   * failed write leaves the other parts as they were. Adapters without it cannot take such uploads.
+   */
+  writeAt?(upload: UploadTarget, offset: number, length: number, chunk: Readable): Promise<void>;
+  /** Digests of an upload's bytes as assembled so far (e.g. to verify a client's checksum before finalizing). */
+  digestUpload?(upload: UploadTarget, algorithms: readonly string[]): Promise<Record<string, Buffer>>;
   /** Where the client should resume (the core also tracks `received`). */
   requestOffset(upload: UploadTarget): Promise<number>;
   /**

@@ -36,3 +36,22 @@ export async function sealTempFile(file: string, size: number): Promise<void> {
     await handle.close();
   }
 }
+
+/**
+ * Writes exactly `length` bytes of `chunk` at `offset` of `file`, leaving the rest of the file alone
+ * (parts of one upload may arrive in any order). A body of another length is refused.
+ */
+export async function writePartAt(file: string, offset: number, length: number, chunk: Readable): Promise<void> {
+  let written = 0;
+  const exact = new Transform({
+    transform(data: Buffer, _enc, done) {
+      written += data.length;
+      if (written > length) done(new ValidationError(`This part must be exactly ${length} bytes.`));
+      else done(null, data);
+    },
+    flush(done) {
+      done(written === length ? null : new ValidationError(`This part must be exactly ${length} bytes; ${written} arrived.`));
+    },
+  });
+  await pipeline(chunk, exact, createWriteStream(file, { flags: 'r+', start: offset }));
+}

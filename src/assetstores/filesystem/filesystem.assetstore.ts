@@ -12,7 +12,8 @@ import type {
   StoredFile,
   UploadTarget,
 } from '../assetstore';
-import { sealTempFile, writeChunkAt } from '../chunk-writer';
+import { ValidationError } from '../../common/errors';
+import { sealTempFile, writeChunkAt, writePartAt } from '../chunk-writer';
 
 export const FILESYSTEM = 'filesystem';
 
@@ -42,6 +43,25 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
 
   uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
     return writeChunkAt(this.tempPath(upload), upload.received, upload.size - upload.received, chunk);
+  }
+
+  writeAt(upload: UploadTarget, offset: number, length: number, chunk: Readable): Promise<void> {
+    if (offset + length > upload.size) throw new ValidationError(`A part at ${offset} of ${length} bytes ends past the upload's ${upload.size} bytes.`);
+    return writePartAt(this.tempPath(upload), offset, length, chunk);
+  }
+
+  async digestUpload(upload: UploadTarget, algorithms: readonly string[]): Promise<Record<string, Buffer>> {
+    const tempFile = this.tempPath(upload);
+    const hashes = algorithms.map((a) => [a, createHash(a)] as const);
+    // the temp file may be shorter than the upload (sparse tail not yet written): hash what is
+    // there, padded with the zeros a finished upload would hold
+    for await (const block of createReadStream(tempFile, { highWaterMark: 1024 * 1024 })) for (const [, h] of hashes) h.update(block as Buffer);
+    const missing = upload.size - (await fs.stat(tempFile)).size;
+    if (missing > 0) {
+      const zeros = Buffer.alloc(Math.min(missing, 1024 * 1024));
+      for (let left = missing; left > 0; left -= zeros.length) for (const [, h] of hashes) h.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+    }
+    return Object.fromEntries(hashes.map(([a, h]) => [a, h.digest()]));
   }
 
   async requestOffset(upload: UploadTarget): Promise<number> {

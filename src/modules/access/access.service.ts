@@ -38,6 +38,22 @@ export class AccessService {
   }
 
   /**
+   * Role-based ACLs (Hatrac's): passes when one of the caller's `roles` is in any of `lists`, or
+   * the caller is a site admin. Throws 401 for an anonymous caller and 403 for a known one.
+   */
+  requireRole(user: UserDoc | null, roles: ReadonlySet<string>, lists: Iterable<readonly string[] | undefined>, what: string): void {
+    if (this.hasRole(user, roles, lists)) return;
+    if (!user) throw new AuthenticationError(`You must be logged in to ${what}.`);
+    throw new AccessDeniedError(`You may not ${what}.`);
+  }
+
+  hasRole(user: UserDoc | null, roles: ReadonlySet<string>, lists: Iterable<readonly string[] | undefined>): boolean {
+    if (user?.admin) return true;
+    for (const list of lists) if (list?.some((role) => roles.has(role))) return true;
+    return false;
+  }
+
+  /**
    * A MongoDB filter matching the documents on which `user` has at least `level`, so listings are
    * filtered by the database, not in memory. `null` means "no restriction" (site admins). `prefix`
    * addresses the ACL of a joined document (items are filtered by their folder's ACL).

@@ -1,6 +1,12 @@
 import * as path from 'node:path';
 import { LogLevel, RawConfig } from './config.schema';
 
+export interface HatracConfig {
+  maxPayloadBytes: number;
+  rootOwners: string[];
+  firewall: Record<'create' | 'delete' | 'manage_acl' | 'manage_metadata', string[]>;
+}
+
 /** The validated configuration, read through typed getters. Nothing else reads process.env. */
 export class AppConfig {
   constructor(
@@ -65,6 +71,19 @@ export class AppConfig {
   }
   get isLoopback(): boolean {
     return ['127.0.0.1', 'localhost', '::1'].includes(this.host) || this.host.startsWith('127.');
+  }
+  get hatrac(): HatracConfig {
+    const firewall = (roles: string[]) => (this.raw.HATRAC_READ_ONLY ? [] : roles);
+    return {
+      maxPayloadBytes: this.raw.HATRAC_MAX_PAYLOAD_BYTES,
+      rootOwners: this.raw.HATRAC_ROOT_OWNERS,
+      firewall: {
+        create: firewall(this.raw.HATRAC_FIREWALL_CREATE),
+        delete: firewall(this.raw.HATRAC_FIREWALL_DELETE),
+        manage_acl: firewall(this.raw.HATRAC_FIREWALL_MANAGE_ACL),
+        manage_metadata: firewall(this.raw.HATRAC_FIREWALL_MANAGE_METADATA),
+      },
+    };
   }
   pluginEnabled(name: string): boolean {
     return this.plugins.includes(name);

@@ -65,6 +65,17 @@ export const configSchema = z
     EMBEDDED_DB_JAVA_OPTS: z.string().default('-Xmx512m -XX:+UseSerialGC'),
     CONFIG_FILE: z.string().optional(),
     TRUST_PROXY: bool.default(false),
+    /** Largest Hatrac PUT or chunk body, in bytes (Hatrac's max_request_payload_size). */
+    HATRAC_MAX_PAYLOAD_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(134_217_728),
+    /** Roles owning the Hatrac root namespace besides site administrators. */
+    HATRAC_ROOT_OWNERS: list.default([]),
+    /** Hatrac's service-wide firewall ACLs: roles allowed each kind of change at all. */
+    HATRAC_FIREWALL_CREATE: list.default(['*']),
+    HATRAC_FIREWALL_DELETE: list.default(['*']),
+    HATRAC_FIREWALL_MANAGE_ACL: list.default(['*']),
+    HATRAC_FIREWALL_MANAGE_METADATA: list.default(['*']),
+    /** Empties every Hatrac firewall ACL (Hatrac's read_only). */
+    HATRAC_READ_ONLY: bool.default(false),
   })
   .superRefine((c, ctx) => {
     if (Boolean(c.TLS_CERT) !== Boolean(c.TLS_KEY)) {

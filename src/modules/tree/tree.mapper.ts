@@ -41,6 +41,7 @@ export function mapFolder(doc: FolderDoc, level: AccessLevel) {
     sizeRecursive: doc.sizeRecursive,
     created: isoDate(doc.created),
     updated: isoDate(doc.updated),
+    ...hatracView(doc.hatrac),
   };
 }
 
@@ -60,6 +61,7 @@ export function mapItem(doc: ItemDoc, level: AccessLevel) {
     created: isoDate(doc.created),
     updated: isoDate(doc.updated),
     ...(doc.copyOfItem ? { copyOfItem: idString(doc.copyOfItem) } : {}),
+    ...hatracView(doc.hatrac),
   };
 }
 
@@ -76,5 +78,14 @@ export function mapFile(doc: FileDoc, viewer: UserDoc | null) {
     created: isoDate(doc.created),
     updated: isoDate(doc.updated),
     ...(viewer?.admin ? { assetstoreId: idString(doc.assetstoreId) } : {}),
+    ...hatracView(doc.hatrac),
   };
+}
+
+/** What REST shows of a Hatrac node (DESIGN §7): its kind and name, or a version's id and metadata; never its ACLs. */
+function hatracView(hatrac: Record<string, unknown> | null | undefined) {
+  if (!hatrac) return {};
+  const shown: Record<string, unknown> = {};
+  for (const key of ['kind', 'name', 'version', 'metadata', 'renameTo']) if (hatrac[key] != null) shown[key] = hatrac[key];
+  return { hatrac: shown };
 }

@@ -406,6 +406,15 @@ export class TreeService {
     return this.saveSimple('folder', folder, { mapping });
   }
 
+  /** Sets the Hatrac fields of a node (DESIGN §7: namespace, object or version state). */
+  async setHatrac(kind: 'folder', previous: FolderDoc, hatrac: Record<string, unknown>): Promise<FolderDoc>;
+  async setHatrac(kind: 'item', previous: ItemDoc, hatrac: Record<string, unknown>): Promise<ItemDoc>;
+  async setHatrac(kind: 'file', previous: FileDoc, hatrac: Record<string, unknown>): Promise<FileDoc>;
+  async setHatrac(kind: 'folder' | 'item' | 'file', previous: FolderDoc | ItemDoc | FileDoc, hatrac: Record<string, unknown>): Promise<FolderDoc | ItemDoc | FileDoc> {
+    if (kind === 'file') return this.saveFile(previous as FileDoc, { hatrac, updated: new Date() });
+    return this.saveSimple(kind, previous as FolderDoc, { hatrac }) as Promise<FolderDoc | ItemDoc>;
+  }
+
   // ---------------------------------------------------------------- copies
 
   async copyItem(source: ItemDoc, target: FolderDoc, opts: { name?: string; description?: string; creator: UserDoc | null }): Promise<ItemDoc> {
