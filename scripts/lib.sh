@@ -52,16 +52,18 @@ ensure_node_modules() {
   fi
 }
 
-# Python clients the tests drive (girder-client), in a virtual environment in the cache.
+# Python clients the tests drive (girder-client, and deriva for Hatrac's HatracStore and
+# deriva-hatrac-cli), in a virtual environment in the cache. The marker holds the installed list, so
+# a changed list reinstalls.
 ensure_python_clients() {
   local venv="$CACHE_DIR/venv"
-  local want="girder-client==5.0.21"
+  local want=("girder-client==5.0.21" "deriva==1.7.12")
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
   fi
-  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
-    say "installing $want into $venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$want"
-    echo "$want" > "$venv/.installed"
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "${want[*]}" ]; then
+    say "installing ${want[*]} into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"
+    echo "${want[*]}" > "$venv/.installed"
   fi
 }

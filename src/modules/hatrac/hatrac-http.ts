@@ -141,6 +141,18 @@ export function checkDisposition(value: string | undefined): string | undefined 
   return value.trim();
 }
 
+/** A JSON object from a small request body; anything else is a 400 naming `what`. */
+export function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new HatracError(400, `${what} must be a JSON object.`);
+  return value as Record<string, unknown>;
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

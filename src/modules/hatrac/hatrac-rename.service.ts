@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Rules } from './hatrac-acl';
 import { HatracDirectory } from './hatrac-directory';
 import { badRequest, conflict, HatracError } from './hatrac-errors';
-import { checkPreconditions, cleanContentType, HatracReply, uriListReply } from './hatrac-http';
+import { checkPreconditions, cleanContentType, HatracReply, parseJsonObject, uriListReply } from './hatrac-http';
 import { HatracNamesService, ownerOf } from './hatrac-names.service';
 import { Caller, HatracResolver, ResolvedObject, urlOf, VersionFile } from './hatrac-resolver';
 import type { SmallBody } from './hatrac-subresources.service';
@@ -104,13 +104,7 @@ function missingVersion(name: string, version: string): never {
 
 /** `{"command": "rename_from", "source_name": …, "source_versions"?: […], "copy_acls"?: bool}`; deriva sends `versions`. */
 function parseCommand(text: string): RenameCommand {
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw badRequest('The command must be a JSON object.');
-  }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The command must be a JSON object.');
+  const body = parseJsonObject(text, 'The command');
   const unknown = Object.keys(body).filter((k) => !RENAME_KEYS.has(k));
   if (unknown.length) throw badRequest(`Unknown keys in the command: ${unknown.join(', ')}.`);
   if (body.command !== 'rename_from') throw badRequest('The only command is "rename_from".');

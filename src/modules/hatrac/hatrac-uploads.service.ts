@@ -4,7 +4,7 @@ import { Rules } from './hatrac-acl';
 import { Declared, HatracBytes } from './hatrac-bytes';
 import { HatracDirectory } from './hatrac-directory';
 import { badRequest, conflict, HatracError, notFound } from './hatrac-errors';
-import { checkDisposition, checkPreconditions, cleanContentType, digestTag, HatracReply, listingReply, parseChecksum, uriListReply } from './hatrac-http';
+import { checkDisposition, checkPreconditions, cleanContentType, digestTag, HatracReply, listingReply, parseChecksum, parseJsonObject, uriListReply } from './hatrac-http';
 import { BodyRequest, header, HatracNamesService, ownerOf } from './hatrac-names.service';
 import { Caller, HatracResolver, newVersionId, ResolvedObject, urlOf } from './hatrac-resolver';
 import type { SmallBody } from './hatrac-subresources.service';
@@ -79,8 +79,7 @@ export class HatracUploadsService {
     const sent = Number(req.headers['content-length']);
     if (sent > this.config.hatrac.maxPayloadBytes) throw new HatracError(413, `A chunk may hold at most ${this.config.hatrac.maxPayloadBytes} bytes.`);
     if (sent !== length) throw conflict(`Chunk ${index} must be ${length} bytes, not ${sent}.`);
-    const declared: Declared = { md5: parseChecksum(header(req.headers, 'content-md5'), 'md5') };
-    parseChecksum(header(req.headers, 'content-sha256'), 'sha256');
+    const declared: Declared = { md5: parseChecksum(header(req.headers, 'content-md5'), 'md5'), sha256: parseChecksum(header(req.headers, 'content-sha256'), 'sha256') };
     await this.bytes.writeChunk(job, index * job.chunkLength, length, req.body, declared);
     await this.directory.addChunk(job._id, index);
     return { status: 204 };
@@ -127,13 +126,7 @@ function jobUrl(job: HatracJobDoc): string {
 
 /** The job description: sizes required (with Hatrac's aliases), metadata validated as PUT headers are. */
 function parseJobSpec(text: string): { nbytes: number; chunkLength: number; metadata: Record<string, string> } {
-  let spec: Record<string, unknown>;
-  try {
-    spec = JSON.parse(text);
-  } catch {
-    throw badRequest('The upload job must be a JSON object.');
-  }
-  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw badRequest('The upload job must be a JSON object.');
+  const spec = parseJsonObject(text, 'The upload job');
   const pick = (...keys: string[]) => keys.map((k) => spec[k]).find((v) => v !== undefined);
   const chunkLength = pick('chunk-length', 'chunk_bytes');
   const nbytes = pick('content-length', 'total_bytes');
