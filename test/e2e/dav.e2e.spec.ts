@@ -1,6 +1,9 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { ObjectId } from 'mongodb';
 import { createClient, WebDAVClient } from 'webdav';
 import { ADMIN_PASSWORD, startTestServer, TestServer } from '../support/server';
 import { call, login, registerUser } from '../support/http';
@@ -138,10 +141,68 @@ describe('requests the library cannot survive are refused first', () => {
     ['a dot-dot segment', 'PROPFIND', '/homes/alice/%2e%2e/carol', { Depth: '0' }, 400],
     ['a huge XML body', 'PROPFIND', '/homes/alice/', { Depth: '0', 'Content-Length': '5000000' }, 413],
     ['a bad Destination', 'MOVE', '/homes/alice/mine.txt', { Destination: 'http://x/homes/alice/%zz' }, 400],
+    ['a bad Destination path', 'COPY', '/homes/alice/mine.txt', { Destination: '/homes/alice/%E0%A4%A' }, 400],
   ])('%s', async (_what, method, url, headers, status) => {
     const res = await rawRequest(method, url, { Authorization: basicHeader('alice', DAV_PASSWORD), ...headers });
     expect(res.status).toBe(status);
+    expect((await call(t.url, 'PROPFIND', '/homes/alice/', { ...auth(), headers: { Depth: '0' } })).status).toBe(207); // still serving
   });
+
+  it('refuses a partial PUT without touching the file, new or existing', async () => {
+    await dav.putFileContents('/whole.txt', 'the whole file');
+    for (const name of ['whole.txt', 'partial-new.txt']) {
+      const res = await call(t.url, 'PUT', `/homes/alice/${name}`, { ...auth(), body: 'XX', headers: { 'Content-Range': 'bytes 2-3/14' } });
+      expect(res.status).toBe(400);
+    }
+    await expectFile('whole.txt', 'the whole file');
+    await expectGone('partial-new.txt');
+  });
+
+  it('ends a request whose handling throws inside a library callback with a 500, and keeps serving', async () => {
+    // A real server process (jest keeps uncaught errors to itself), with a preloaded stand-in for a
+    // webdav-server bug: an error thrown asynchronously, outside any promise, while deleting boom.txt.
+    const work = mkdtempSync(path.join(tmpdir(), 'strata-crash-'));
+    const preload = path.join(work, 'provoke.js');
+    writeFileSync(
+      preload,
+      `const { MappedFileSystem } = require(${JSON.stringify(path.resolve('dist/plugins/home-dirs/dav/mapped-file-system.js'))});
+      const original = MappedFileSystem.prototype._delete;
+      MappedFileSystem.prototype._delete = function (p, info, cb) {
+        if (!String(p).endsWith('/boom.txt')) return original.call(this, p, info, cb);
+        setImmediate(() => { throw new Error('provoked by the test'); });
+      };`,
+    );
+    const dbName = `crash_${Date.now().toString(36)}`;
+    const child = spawn(process.execPath, ['--require', preload, 'dist/main.js'], {
+      env: { ...process.env, DATA_DIR: work, PORT: '0', MONGO_URI: process.env.TEST_MONGO_URI, MONGO_DB: dbName, ADMIN_PASSWORD, BCRYPT_ROUNDS: '4', LOG_LEVEL: 'error' },
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', () => {
+          const m = /Strata is running on (http:\/\/[\d.:]+)/.exec(output);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', () => reject(new Error(`the server exited: ${output}`)));
+      });
+      const bob = await registerUser(`${url}/api/v1`, 'crashbob', 'crashbob-account-1');
+      await call(`${url}/api/v1`, 'PUT', '/homedirpass/set', { token: bob.token, form: { password: 'crashbob-dav' } });
+      const auth = { basic: ['crashbob', 'crashbob-dav'] as [string, string] };
+      expect((await call(url, 'PUT', '/homes/crashbob/boom.txt', { ...auth, body: 'boom' })).status).toBe(201);
+      expect((await call(url, 'DELETE', '/homes/crashbob/boom.txt', auth)).status).toBe(500);
+      expect((await call(url, 'PROPFIND', '/homes/crashbob/boom.txt', { ...auth, headers: { Depth: '0' } })).status).toBe(207);
+      expect((await call(url, 'PUT', '/homes/crashbob/other.txt', { ...auth, body: 'still serving' })).status).toBe(201);
+      expect(child.exitCode).toBeNull();
+      expect(output).toContain('provoked by the test');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+      await t.db.client.db(dbName).dropDatabase().catch(() => {});
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('survives a PROPPATCH with three set blocks, and refuses a MKCOL body and a URL fragment', async () => {
     await dav.putFileContents('/props.txt', 'p');
@@ -163,6 +224,241 @@ describe('requests the library cannot survive are refused first', () => {
     const put = await call(t.url, 'PUT', '/homes/alice/if.txt', { ...auth(), body: 'x', headers: { If: '(<opaquelocktoken:x> ["etag"]) (Not <DAV:no-lock>)' } });
     expect(put.status).toBeLessThan(500);
     expect((await call(t.url, 'PROPFIND', '/homes/alice/', { ...auth(), headers: { Depth: '0' } })).status).toBe(207);
+  });
+});
+
+describe('properties: PROPFIND and PROPPATCH', () => {
+  const auth = (): { basic: [string, string] } => ({ basic: ['alice', DAV_PASSWORD] });
+  const Z = 'http://example.com/z/';
+  const propfind = (p: string, depth: string, body?: string) => call(t.url, 'PROPFIND', `/homes/alice${p}`, { ...auth(), body, headers: { Depth: depth, 'Content-Type': 'application/xml' } });
+  const proppatch = (p: string, inner: string) =>
+    call(t.url, 'PROPPATCH', `/homes/alice${p}`, {
+      ...auth(),
+      body: `<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="${Z}">${inner}</D:propertyupdate>`,
+      headers: { 'Content-Type': 'application/xml' },
+    });
+  const set = (props: string) => `<D:set><D:prop>${props}</D:prop></D:set>`;
+  const remove = (props: string) => `<D:remove><D:prop>${props}</D:prop></D:remove>`;
+  /** The responses of a multistatus, by href: the XML of each propstat, by status code. */
+  const parse = (xml: string) =>
+    new Map(
+      [...xml.matchAll(/<D:response><D:href>([^<]*)<\/D:href>(.*?)<\/D:response>/gs)].map((m) => [
+        decodeURIComponent(m[1]),
+        Object.fromEntries([...m[2].matchAll(/<D:propstat><D:prop>(.*?)<\/D:prop><D:status>HTTP\/1\.1 (\d+)[^<]*<\/D:status><\/D:propstat>/gs)].map((p) => [p[2], p[1]])),
+      ]),
+    );
+  const zProps = { 'Z:color': 'red', 'Z:size': '42' };
+  const zXml = Object.entries(zProps).map(([k, v]) => `<${k}>${v}</${k}>`).join('');
+
+  it('refuses malformed XML and invalid namespace declarations with 400', async () => {
+    await dav.putFileContents('/xml.txt', 'x');
+    const bad = [
+      '<foo>',
+      '<D:propfind xmlns:D="DAV:"><D:prop><bar:foo xmlns:bar=""/></D:prop></D:propfind>',
+      '<D:propfind xmlns:D="DAV:"><D:prop><Q:foo/></D:prop></D:propfind>',
+      '<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind><extra/>',
+      '<D:propfind xmlns:D="DAV:"><D:prop>&nbsp;</D:prop></D:propfind>',
+      '<!DOCTYPE x [<!ENTITY a "b">]><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>',
+      '<propfind xmlns="urn:not-dav"><allprop/></propfind>',
+    ];
+    for (const body of bad) expect({ body, status: (await propfind('/xml.txt', '0', body)).status }).toEqual({ body, status: 400 });
+    expect((await proppatch('/xml.txt', '<D:set><D:prop><Z:a>x</D:prop></D:set>')).status).toBe(400);
+    expect((await proppatch('/xml.txt', '')).status).toBe(400);
+    // not UTF-8
+    const latin1 = await call(t.url, 'PROPFIND', '/homes/alice/xml.txt', { ...auth(), body: Buffer.from([0x3c, 0x61, 0xe9, 0x2f, 0x3e]), headers: { Depth: '0' } });
+    expect(latin1.status).toBe(400);
+    // an unknown element beside allprop is fine, and so is a chunked body
+    expect((await propfind('/xml.txt', '0', '<?xml version="1.0"?><propfind xmlns="DAV:"><foobar/><allprop/></propfind>')).status).toBe(207);
+    const body = '<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>';
+    const chunked = await rawRequest('PROPFIND', '/homes/alice/xml.txt', { Authorization: basicHeader('alice', DAV_PASSWORD), Depth: '0', 'Transfer-Encoding': 'chunked' }, `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    expect(chunked.status).toBe(207);
+    expect(chunked.text).toContain('<D:getetag>');
+  });
+
+  it('sets and removes dead properties in document order, keeping namespaces and values exactly', async () => {
+    await dav.putFileContents('/props-a.txt', 'a');
+    const values = `${zXml}<Z:high>&#65536;</Z:high><plain xmlns="">no namespace</plain><Z:tree><inner xmlns="urn:other" Z:att="1">x &amp; y</inner></Z:tree>`;
+    const patched = await proppatch('/props-a.txt', set(values) + remove('<Z:size/>') + set('<Z:size>43</Z:size>') + set('<Z:gone>1</Z:gone>') + remove('<Z:gone/>'));
+    expect(patched.status).toBe(207);
+    expect(Object.keys(parse(patched.text).get('/homes/alice/props-a.txt')!)).toEqual(['200']);
+    const all = parse((await propfind('/props-a.txt', '0')).text).get('/homes/alice/props-a.txt')!;
+    expect(Object.keys(all)).toEqual(['200']);
+    expect(all['200']).toContain(`<color xmlns="${Z}">red</color>`);
+    expect(all['200']).toContain(`<size xmlns="${Z}">43</size>`);
+    expect(all['200']).toContain(`<high xmlns="${Z}">\u{10000}</high>`);
+    expect(all['200']).toContain('<plain xmlns="">no namespace</plain>');
+    expect(all['200']).toContain(`<tree xmlns="${Z}"><inner xmlns="urn:other" xmlns:a0="${Z}" a0:att="1">x &amp; y</inner></tree>`);
+    expect(all['200']).not.toContain('gone');
+    // named: found ones in a 200 propstat, unknown ones in a 404 propstat
+    const named = await propfind('/props-a.txt', '0', `<D:propfind xmlns:D="DAV:" xmlns:Z="${Z}"><D:prop><Z:color/><Z:nothing/><D:getcontentlength/></D:prop></D:propfind>`);
+    const stats = parse(named.text).get('/homes/alice/props-a.txt')!;
+    expect(stats['200']).toBe(`<color xmlns="${Z}">red</color><D:getcontentlength>1</D:getcontentlength>`);
+    expect(stats['404']).toBe(`<nothing xmlns="${Z}"/>`);
+    // propname lists live and dead names without values
+    const names = parse((await propfind('/props-a.txt', '0', '<propfind xmlns="DAV:"><propname/></propfind>')).text).get('/homes/alice/props-a.txt')!;
+    expect(names['200']).toContain('<D:getetag/>');
+    expect(names['200']).toContain(`<color xmlns="${Z}"/>`);
+    expect(names['200']).toContain('<plain xmlns=""/>');
+    // stored once, by node, in the database
+    const item = (await lookup('props-a.txt')).body;
+    const docs = await t.db.collection('dav_prop').find({ _id: oid(item._id) }).toArray();
+    expect(docs).toHaveLength(1);
+  });
+
+  it('is all or nothing: a protected live property fails with 403 and the rest with 424', async () => {
+    await dav.putFileContents('/props-b.txt', 'b');
+    expect((await proppatch('/props-b.txt', set('<Z:keep>1</Z:keep>'))).status).toBe(207);
+    const res = await proppatch('/props-b.txt', set('<Z:new>2</Z:new><D:getcontentlength>99</D:getcontentlength>') + remove('<Z:keep/>'));
+    expect(res.status).toBe(207);
+    const stats = parse(res.text).get('/homes/alice/props-b.txt')!;
+    expect(stats['403']).toBe('<getcontentlength xmlns="DAV:"/>');
+    expect(stats['424']).toBe(`<new xmlns="${Z}"/><keep xmlns="${Z}"/>`);
+    const after = parse((await propfind('/props-b.txt', '0')).text).get('/homes/alice/props-b.txt')!['200'];
+    expect(after).toContain(`<keep xmlns="${Z}">1</keep>`);
+    expect(after).not.toContain('<new');
+    expect(after).toContain('<D:getcontentlength>1</D:getcontentlength>');
+    for (const live of ['resourcetype', 'getetag', 'getlastmodified', 'creationdate', 'lockdiscovery', 'supportedlock', 'displayname', 'getcontenttype']) {
+      expect(parse((await proppatch('/props-b.txt', set(`<D:${live}>x</D:${live}>`))).text).get('/homes/alice/props-b.txt')!['403']).toBeDefined();
+    }
+  });
+
+  it('live properties agree with the disk and the tree', async () => {
+    await dav.createDirectory('/live');
+    await dav.putFileContents('/live/data.json', '{"a": 1}');
+    const listing = parse((await propfind('/live/', '1')).text);
+    expect([...listing.keys()]).toEqual(['/homes/alice/live/', '/homes/alice/live/data.json']);
+    const folder = listing.get('/homes/alice/live/')!['200'];
+    expect(folder).toContain('<D:resourcetype><D:collection/></D:resourcetype>');
+    expect(folder).not.toContain('getcontentlength');
+    const file = listing.get('/homes/alice/live/data.json')!['200'];
+    const value = (name: string) => new RegExp(`<D:${name}>([^<]*)</D:${name}>`).exec(file)?.[1];
+    const rest = (await lookup('live/data.json')).body;
+    const stat = await fsp.stat(homeDir('live', 'data.json'));
+    expect(Number(value('getcontentlength'))).toBe(rest.size);
+    expect(value('getcontenttype')).toBe('application/json');
+    expect(value('displayname')).toBe('data.json');
+    expect(new Date(value('getlastmodified')!).getTime()).toBe(Math.floor(stat.mtimeMs / 1000) * 1000);
+    expect(Number.isNaN(Date.parse(value('creationdate')!))).toBe(false);
+    expect(file).toContain('<D:resourcetype/>');
+    expect(file).toContain('<D:lockentry><D:lockscope><D:exclusive/></D:lockscope>');
+    // the ETag is GET's
+    const get = await call(t.url, 'GET', '/homes/alice/live/data.json', auth());
+    expect(value('getetag')!.replace(/&quot;/g, '"')).toBe(get.headers.get('etag'));
+    // Depth 0 of a folder is the folder alone
+    expect([...parse((await propfind('/live/', '0')).text).keys()]).toEqual(['/homes/alice/live/']);
+  });
+
+  it('carries dead properties with the node: MOVE (and a REST rename) keep them, COPY copies them, DELETE drops them', async () => {
+    await dav.createDirectory('/pm');
+    await dav.createDirectory('/pm/sub');
+    await dav.putFileContents('/pm/sub/f.txt', 'f');
+    await proppatch('/pm/', set('<Z:level>top</Z:level>'));
+    await proppatch('/pm/sub/f.txt', set('<Z:level>leaf</Z:level>'));
+    const level = async (p: string) => /<level xmlns="[^"]*">([^<]*)<\/level>/.exec((await propfind(p, '0')).text)?.[1] ?? null;
+
+    expect((await call(t.url, 'MOVE', '/homes/alice/pm/sub/f.txt', { ...auth(), headers: { Destination: '/homes/alice/pm/sub/g.txt' } })).status).toBe(201);
+    expect(await level('/pm/sub/g.txt')).toBe('leaf');
+    const item = (await lookup('pm/sub/g.txt')).body;
+    expect((await call(t.api, 'PUT', `/item/${item._id}`, { token: alice.token, query: { name: 'h.txt' } })).status).toBe(200);
+    expect(await level('/pm/sub/h.txt')).toBe('leaf');
+    const listing = parse((await propfind('/pm/sub/', '1')).text);
+    expect(listing.get('/homes/alice/pm/sub/h.txt')!['200']).toContain('leaf');
+
+    expect((await call(t.url, 'COPY', '/homes/alice/pm', { ...auth(), headers: { Destination: '/homes/alice/pm-copy' } })).status).toBe(201);
+    expect(await level('/pm-copy/')).toBe('top');
+    expect(await level('/pm-copy/sub/h.txt')).toBe('leaf');
+    expect(await t.db.collection('dav_prop').countDocuments({ 'props.http%3A%2F%2Fexample%2Ecom%2Fz%2F|level': { $exists: true } })).toBe(4);
+    // the copy has its own: changing it leaves the original alone
+    await proppatch('/pm-copy/sub/h.txt', set('<Z:level>copied</Z:level>'));
+    expect(await level('/pm/sub/h.txt')).toBe('leaf');
+
+    // overwriting a target replaces its properties with the source's
+    await dav.putFileContents('/pm/other.txt', 'o');
+    await proppatch('/pm/other.txt', set('<Z:level>other</Z:level><Z:only>o</Z:only>'));
+    expect((await call(t.url, 'MOVE', '/homes/alice/pm/sub/h.txt', { ...auth(), headers: { Destination: '/homes/alice/pm/other.txt' } })).status).toBe(204);
+    expect(await level('/pm/other.txt')).toBe('leaf');
+    expect((await propfind('/pm/other.txt', '0')).text).not.toContain('<only');
+
+    const ids = [(await lookup('pm')).body._id, (await lookup('pm/other.txt')).body._id].map(oid);
+    expect(await t.db.collection('dav_prop').countDocuments({ _id: { $in: ids } })).toBe(2);
+    expect((await call(t.url, 'DELETE', '/homes/alice/pm', auth())).status).toBeLessThan(300);
+    expect(await t.db.collection('dav_prop').countDocuments({ _id: { $in: ids } })).toBe(0);
+    // a new resource at the same path starts without properties
+    await dav.createDirectory('/pm');
+    expect(await level('/pm/')).toBeNull();
+  });
+
+  it('lists a folder of many entries, dead properties included', async () => {
+    await dav.createDirectory('/many');
+    for (let i = 0; i < 700; i++) writeFileSync(homeDir('many', `f${String(i).padStart(4, '0')}.txt`), `file ${i}`);
+    await dav.putFileContents('/many/marked.txt', 'm');
+    await proppatch('/many/marked.txt', set('<Z:mark>yes</Z:mark>'));
+    const listing = parse((await propfind('/many/', '1')).text);
+    expect(listing.size).toBe(702);
+    expect(listing.get('/homes/alice/many/f0699.txt')!['200']).toContain('<D:getcontentlength>8</D:getcontentlength>');
+    expect([...listing].filter(([, stats]) => stats['200'].includes('<mark')).map(([href]) => href)).toEqual(['/homes/alice/many/marked.txt']);
+    const named = parse((await propfind('/many/', '1', '<propfind xmlns="DAV:"><prop><getcontentlength/></prop></propfind>')).text);
+    expect(named.size).toBe(702);
+    expect(named.get('/homes/alice/many/')!['404']).toBe('<getcontentlength xmlns="DAV:"/>');
+  });
+});
+
+describe('GET and HEAD with byte ranges', () => {
+  const auth = (): { basic: [string, string] } => ({ basic: ['alice', DAV_PASSWORD] });
+  const content = '0123456789abcdefghij'; // 20 bytes
+  const get = (range?: string, method = 'GET', extra: Record<string, string> = {}) =>
+    call(t.url, method, '/homes/alice/ranged.txt', { ...auth(), headers: { ...(range ? { Range: range } : {}), ...extra } });
+
+  beforeAll(async () => {
+    await dav.putFileContents('/ranged.txt', content);
+  });
+
+  it.each([
+    ['bytes=0-4', 206, '01234', 'bytes 0-4/20'],
+    ['bytes=15-', 206, 'fghij', 'bytes 15-19/20'],
+    ['bytes=-3', 206, 'hij', 'bytes 17-19/20'],
+    ['bytes=-50', 206, content, 'bytes 0-19/20'],
+    ['bytes=18-100', 206, 'ij', 'bytes 18-19/20'],
+    ['bytes=20-', 416, '', 'bytes */20'],
+    ['bytes=-0', 416, '', 'bytes */20'],
+    ['bytes=5-2', 200, content, null],
+    ['bytes=abc', 200, content, null],
+    ['chars=0-4', 200, content, null],
+    ['bytes=0-1,4-5', 200, content, null],
+  ])('Range: %s → %i', async (range, status, body, contentRange) => {
+    const res = await get(range);
+    expect({ status: res.status, body: res.text, contentRange: res.headers.get('content-range') }).toEqual({ status, body, contentRange });
+    if (status !== 416) expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    const head = await get(range, 'HEAD');
+    for (const h of ['content-range', 'content-length', 'etag', 'last-modified', 'content-type', 'accept-ranges']) expect([h, head.headers.get(h)]).toEqual([h, res.headers.get(h)]);
+    expect(head.status).toBe(status);
+    expect(head.text).toBe('');
+  });
+
+  it('reads from the offset, not from byte 0', async () => {
+    const handle = await fsp.open(homeDir('ranged.txt'), 'r');
+    const fileHandle = Object.getPrototypeOf(handle) as { createReadStream: (...args: unknown[]) => unknown };
+    await handle.close();
+    const spy = jest.spyOn(fileHandle, 'createReadStream');
+    try {
+      expect((await get('bytes=12-13')).text).toBe('cd');
+      expect(spy).toHaveBeenCalledWith(expect.objectContaining({ start: 12, end: 13 }));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('ignores a Range whose If-Range no longer matches, and serves a whole file with its validators', async () => {
+    const whole = await get();
+    expect(whole.status).toBe(200);
+    expect(whole.text).toBe(content);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    const etag = whole.headers.get('etag')!;
+    expect((await get('bytes=0-1', 'GET', { 'If-Range': etag })).status).toBe(206);
+    expect((await get('bytes=0-1', 'GET', { 'If-Range': '"stale"' })).status).toBe(200);
+    await dav.putFileContents('/empty.txt', '');
+    const empty = await call(t.url, 'GET', '/homes/alice/empty.txt', auth());
+    expect({ status: empty.status, length: empty.headers.get('content-length') }).toEqual({ status: 200, length: '0' });
   });
 });
 
@@ -297,20 +593,24 @@ function basicHeader(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
 
-/** A request with the URL sent exactly as given (fetch would normalise it). */
-function rawRequest(method: string, url: string, headers: Record<string, string>): Promise<{ status: number }> {
+/** A request with the URL and body sent exactly as given (fetch would normalise them). */
+function rawRequest(method: string, url: string, headers: Record<string, string>, body = ''): Promise<{ status: number; text: string }> {
   const { port } = new URL(t.url);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), '127.0.0.1', () => {
       const lines = [`${method} ${url} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-      if (!headers['Content-Length']) lines.push('Content-Length: 0');
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (!headers['Content-Length'] && !headers['Transfer-Encoding']) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
     });
     let data = '';
     socket.on('data', (d) => (data += d));
-    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0) }));
+    socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0), text: data }));
     socket.on('error', reject);
   });
+}
+
+function oid(id: string): ObjectId {
+  return new ObjectId(id);
 }
 
 /** Sends part of a PUT body, then drops the connection. */
@@ -328,5 +628,3 @@ function abortedPut(url: string, declared: number, sent: string, afterMs = 200):
   });
 }
 
-void writeFileSync;
-void ADMIN_PASSWORD;

@@ -2,10 +2,12 @@ import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { TreeModule } from '../../modules/tree/tree.module';
 import { UsersModule } from '../../modules/users/users.module';
+import { DavDeadProps, DEAD_PROPS_MODEL, DeadPropsSchema } from './dav/dav-dead-props';
 import { DavGateway } from './dav/dav-gateway';
 import { DavSync } from './dav/dav-sync';
 import { DavLockRules } from './dav/dav-lock-rules';
 import { DAV_LOCK_MODEL, DavLocks, DavLockSchema } from './dav/dav-locks';
+import { DavProps } from './dav/dav-props';
 import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
 import { Realms } from './realms';
 import { ReconcileController, Reconciler } from './reconcile';
@@ -19,12 +21,13 @@ import { TreeToDisk } from './tree-to-disk';
       { name: DAV_PASSWORD_MODEL, schema: DavPasswordSchema },
       { name: TALE_MODEL, schema: TaleSchema },
       { name: DAV_LOCK_MODEL, schema: DavLockSchema },
+      { name: DEAD_PROPS_MODEL, schema: DeadPropsSchema },
     ]),
     TreeModule,
     UsersModule,
   ],
   controllers: [HomeDirPassController, TaleController, ReconcileController],
-  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler, DavLocks, DavLockRules],
+  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler, DavLocks, DavLockRules, DavDeadProps, DavProps],
   exports: [Realms, Reconciler],
 })
 export class HomeDirsModule {}

@@ -1,5 +1,6 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { v2 as webdav } from 'webdav-server';
 import { AppError } from '../../../common/errors';
 import { RawRoutes } from '../../../common/raw-routes';
@@ -11,12 +12,17 @@ import { parseBasicAuth } from '../../../modules/auth/basic-auth';
 import { TokenScope } from '../../../modules/auth/token.schema';
 import { TokenService } from '../../../modules/auth/token.service';
 import { FoldersRepository } from '../../../modules/tree/repositories/folders.repository';
+import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
 import type { UserDoc } from '../../../modules/users/user.schema';
 import { Realm, REALMS, Realms } from '../realms';
-import { DavSync } from './dav-sync';
+import { DavDeadProps } from './dav-dead-props';
+import { serveFile } from './dav-get';
 import { DavLockRules, DavStatus } from './dav-lock-rules';
-import { DavLockDoc, DavLocks } from './dav-locks';
-import { DAV_INFO, DAV_LOCK_VIEW, DavRequestInfo, MappedFileSystem } from './mapped-file-system';
+import { DavLocks } from './dav-locks';
+import { DavProps } from './dav-props';
+import { DavSync, locate } from './dav-sync';
+import { encodeHref } from './dav-xml';
+import { MappedFileSystem } from './mapped-file-system';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
 const XML_METHODS = new Set(['PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'MKCOL']);
@@ -38,12 +44,16 @@ class DavRefusal extends Error {
  * file system, before Nest's body parsers and CORS. Before the library sees a request this gateway
  * authenticates it (Basic only: WebDAV password, `token:` or `key:`; throttled), authorizes the
  * source and, for COPY/MOVE, the destination (403 on refusal, never 401 for a known user), and
- * refuses what the library cannot survive or gets wrong.
+ * refuses what the library cannot survive or gets wrong. It serves what the library gets wrong
+ * itself: LOCK/UNLOCK (DavLockRules), PROPFIND/PROPPATCH (DavProps) and GET/HEAD of files (byte
+ * ranges, dav-get); the library handles the writes, through MappedFileSystem.
  */
 @Injectable()
-export class DavGateway implements OnModuleInit {
+export class DavGateway implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebDAV');
   private server!: webdav.WebDAVServer;
+  /** The request being handled, seen from any callback it leads to. */
+  private readonly current = new AsyncLocalStorage<{ req: Request; res: Response }>();
 
   constructor(
     private readonly raw: RawRoutes,
@@ -54,6 +64,8 @@ export class DavGateway implements OnModuleInit {
     private readonly sync: DavSync,
     private readonly locks: DavLocks,
     private readonly lockRules: DavLockRules,
+    private readonly props: DavProps,
+    private readonly deadProps: DavDeadProps,
   ) {}
 
   onModuleInit(): void {
@@ -61,43 +73,64 @@ export class DavGateway implements OnModuleInit {
     for (const entry of (webdav.HTTPRequestContext as unknown as { defaultErrorStatusCodes: { error: Error; code: number }[] }).defaultErrorStatusCodes) {
       if (entry.error === webdav.Errors.NotEnoughPrivilege) entry.code = 403;
     }
-    // hrefs: the library uses encodeURI, which leaves `#`, `?` and `;` bare and cuts names there
+    // hrefs (in the library's error multistatus): it uses encodeURI, which leaves `#`, `?` and `;` bare
     (webdav.HTTPRequestContext as unknown as { encodeURL: (url: string) => string }).encodeURL = encodeHref;
     this.server = new webdav.WebDAVServer({
       requireAuthentification: true,
       httpAuthentication: new GatewayAuthentication(),
-      rootFileSystem: new MappedFileSystem(this.realms, this.sync, this.locks),
+      rootFileSystem: new MappedFileSystem(this.realms, this.sync, this.locks, this.deadProps),
       respondWithPaths: true,
       maxRequestDepth: 1,
       enableLocationTag: false,
     });
     for (const realm of REALMS) this.raw.register(`/${realm}`, (req, res, next) => this.handle(req, res, next));
+    process.on('uncaughtExceptionMonitor', this.endCrashedRequest);
   }
+
+  onModuleDestroy(): void {
+    process.off('uncaughtExceptionMonitor', this.endCrashedRequest);
+  }
+
+  /**
+   * An error thrown from a callback inside the library (it has had several) is uncaught: the
+   * process handler (main.ts) logs it and keeps the server running; this ends the request it came
+   * from, with a 500, instead of leaving the client waiting. The monitor sees the error before
+   * that handler and does not change what the process does with it.
+   */
+  private readonly endCrashedRequest = (err: Error): void => {
+    const request = this.current.getStore();
+    if (!request) return;
+    this.logger.error(`uncaught error in ${request.req.method} ${request.req.url}; the request ends with a 500: ${err?.message}`);
+    if (request.res.writableEnded) return; // answered already; its connection may serve another request by now
+    if (request.res.headersSent) request.res.destroy();
+    else request.res.status(500).type('text/plain; charset=utf-8').end('Internal server error.\n');
+  };
 
   private handle(req: Request, res: Response, _next: NextFunction): void {
     withoutCors(res);
-    RequestContext.run({ origin: 'dav', ip: req.ip }, () => {
-      this.prepare(req, res).then(
-        (answered) => {
-          if (!answered) this.server.executeRequest(req, res);
-        },
-        (err) => this.refuse(req, res, err),
-      );
-    });
+    this.current.run({ req, res }, () =>
+      RequestContext.run({ origin: 'dav', ip: req.ip }, () => {
+        this.prepare(req, res)
+          .then((answered) => {
+            if (!answered) this.server.executeRequest(req, res);
+          })
+          .catch((err) => this.refuse(req, res, err));
+      }),
+    );
   }
 
-  /** Checks a request; answers LOCK and UNLOCK itself. Returns true when the request was answered. */
+  /**
+   * Checks a request; answers LOCK, UNLOCK, PROPFIND, PROPPATCH and GET/HEAD of files itself.
+   * Returns true when the request was answered.
+   */
   private async prepare(req: Request, res: Response): Promise<boolean> {
     const target = checkPath(req.url);
     if (req.method === 'PUT' && req.headers['content-range']) throw new DavRefusal(400, 'Partial PUT (Content-Range) is not supported; send the whole file.');
-    if (XML_METHODS.has(req.method)) {
-      if (Number(req.headers['content-length'] ?? 0) > MAX_XML_BODY) throw new DavRefusal(413, 'Request body too large.');
-      if (req.headers['transfer-encoding'] && !req.headers['content-length']) throw new DavRefusal(411, 'Send a Content-Length with XML bodies.');
-    }
+    if (XML_METHODS.has(req.method) && Number(req.headers['content-length'] ?? 0) > MAX_XML_BODY) throw new DavRefusal(413, 'Request body too large.');
     if (req.method === 'PROPFIND') {
-      const depth = String(req.headers.depth ?? '').trim().toLowerCase();
-      if (depth === '') req.headers.depth = '1'; // no header would walk the whole tree
-      else if (depth !== '0' && depth !== '1') throw new DavRefusal(403, 'PROPFIND with Depth: infinity is not allowed; use Depth 0 or 1.');
+      const depth = String(req.headers.depth ?? '').trim().toLowerCase() || '1'; // no header would mean the whole tree
+      if (depth !== '0' && depth !== '1') throw new DavRefusal(403, 'PROPFIND with Depth: infinity is not allowed; use Depth 0 or 1.');
+      req.headers.depth = depth;
     }
     if (req.method === 'MKCOL') {
       // RFC 4918 9.3: a MKCOL body we do not understand is a 415
@@ -124,20 +157,19 @@ export class DavGateway implements OnModuleInit {
       return true;
     }
     await this.lockRules.enforce(req, targetPath, destinationSegments ? toPath(destinationSegments) : null);
-    if (req.method === 'PROPFIND') (req as unknown as Record<symbol, unknown>)[DAV_LOCK_VIEW] = await this.lockView(targetPath);
-    const info: DavRequestInfo = { login: user.login, readableTales: () => this.readableTales(user) };
-    (req as unknown as Record<symbol, unknown>)[DAV_INFO] = info;
+    if (req.method === 'PROPFIND') {
+      const viewer = { login: user.login, readableTales: () => this.readableTales(user) };
+      await this.props.propfind(res, target, req.headers.depth === '0' ? 0 : 1, await readBody(req, MAX_XML_BODY), viewer);
+      return true;
+    }
+    if (req.method === 'PROPPATCH') {
+      await this.props.proppatch(res, target, await readBody(req, MAX_XML_BODY));
+      return true;
+    }
+    const loc = locate(this.realms, target);
+    if ((req.method === 'GET' || req.method === 'HEAD') && loc?.kind === 'inside' && (await serveFile(req, res, loc.at.disk))) return true;
     (req as unknown as Record<symbol, unknown>)[DAV_USER] = { uid: String(user._id), username: user.login, isAdministrator: false, isDefaultUser: false };
     return false;
-  }
-
-  /** The locks a PROPFIND shows in lockdiscovery, by root path. */
-  private async lockView(target: string): Promise<Map<string, DavLockDoc[]>> {
-    const view = new Map<string, DavLockDoc[]>();
-    for (const lock of [...(await this.locks.covering(target)), ...(await this.locks.below(target))]) {
-      view.set(lock.path, [...(view.get(lock.path) ?? []).filter((l) => l._id !== lock._id), lock]);
-    }
-    return view;
   }
 
   /** Basic only, login (not email) plus WebDAV password, `token:` or `key:`; every failure counts toward the lockout. */
@@ -176,8 +208,8 @@ export class DavGateway implements OnModuleInit {
     if (!this.access.has(workspace, user, level)) throw new DavRefusal(403, 'You may read this tale but not change it.');
   }
 
-  private async readableTales(user: UserDoc): Promise<string[]> {
-    return (await this.folders.mappedIn('tales', this.access.filterFor(user, AccessLevel.READ))).map((f) => f.mapping!.key);
+  private readableTales(user: UserDoc): Promise<FolderDoc[]> {
+    return this.folders.mappedIn('tales', this.access.filterFor(user, AccessLevel.READ));
   }
 
   private refuse(req: Request, res: Response, err: unknown): void {
@@ -244,6 +276,7 @@ function toPath(segments: string[]): string {
   return `/${segments.map((s) => s.normalize('NFC')).join('/')}`;
 }
 
+/** A small XML body, as UTF-8 text (413 beyond `limit`, 400 when it is not UTF-8). */
 function readBody(req: Request, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -255,17 +288,15 @@ function readBody(req: Request, limit: number): Promise<string> {
         req.destroy();
       } else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      try {
+        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new DavRefusal(400, 'The request body is not valid UTF-8.'));
+      }
+    });
     req.on('error', reject);
   });
-}
-
-/** Encodes a path for an href segment by segment, so every character of a name round-trips. */
-export function encodeHref(url: string): string {
-  return url
-    .split('/')
-    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-    .join('/');
 }
 
 /** The path of a Destination header (an absolute URL or a path). */

@@ -3,9 +3,10 @@ import type { Request, Response } from 'express';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RequestContext } from '../../../common/request-context';
-import { Realm, REALMS, Realms } from '../realms';
-import { DavLockDoc, DavLocks, MAX_LOCK_SECONDS } from './dav-locks';
-import { DavSync, RealmPath } from './dav-sync';
+import { Realms } from '../realms';
+import { covers, DavLockDoc, DavLocks, MAX_LOCK_SECONDS } from './dav-locks';
+import { DavSync, etagOf, locate, RealmPath, usableStat } from './dav-sync';
+import { encodeHref } from './dav-xml';
 
 export class DavStatus extends Error {
   constructor(
@@ -126,7 +127,7 @@ export class DavLockRules {
         if (c.token !== undefined) {
           const lock = c.token.startsWith('DAV:') ? null : await this.locks.find(c.token);
           value = Boolean(lock && covers(lock, resource));
-        } else value = (await this.etagOf(resource)) === c.etag;
+        } else value = (await this.currentEtag(resource)) === c.etag;
         if (value === c.not) {
           holds = false;
           break;
@@ -137,21 +138,17 @@ export class DavLockRules {
     return false;
   }
 
-  private async etagOf(p: string): Promise<string | null> {
+  private async currentEtag(p: string): Promise<string | null> {
     const at = this.realmPath(p);
-    const s = at ? await fs.lstat(at.disk).catch(() => null) : null;
-    return s ? `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"` : null;
+    const s = at ? await usableStat(at.disk) : null;
+    return s ? etagOf(s) : null;
   }
 
+  /** A place strictly inside a home or tale (the only places that can be locked). */
   private realmPath(p: string): RealmPath | null {
-    const [realm, key, ...segments] = p.split('/').filter(Boolean);
-    if (!REALMS.includes(realm as Realm) || !key || !segments.length) return null;
-    return { realm: realm as Realm, key, segments, disk: path.join(this.realms.directory(realm as Realm, key), ...segments) };
+    const loc = locate(this.realms, p.split('/').filter(Boolean));
+    return loc?.kind === 'inside' && loc.at.segments.length ? loc.at : null;
   }
-}
-
-function covers(lock: DavLockDoc, p: string): boolean {
-  return lock.path === p || (lock.depth === 'infinity' && p.startsWith(lock.path === '/' ? '/' : `${lock.path}/`));
 }
 
 function lockTimeout(header: string | string[] | undefined): number {
@@ -173,7 +170,7 @@ export function activeLockXml(lock: DavLockDoc): string {
     (lock.owner ? `<D:owner>${lock.owner}</D:owner>` : '') +
     `<D:timeout>Second-${Math.max(0, Math.round((lock.expires.getTime() - Date.now()) / 1000))}</D:timeout>` +
     `<D:locktoken><D:href>${lock._id}</D:href></D:locktoken>` +
-    `<D:lockroot><D:href>${lock.path.split('/').map(encodeURIComponent).join('/')}</D:href></D:lockroot>` +
+    `<D:lockroot><D:href>${encodeHref(lock.path)}</D:href></D:lockroot>` +
     '</D:activelock>'
   );
 }

@@ -50,6 +50,11 @@ export function pathAndAncestors(p: string): string[] {
   return out;
 }
 
+/** Whether a lock's scope includes `p`: it is rooted there, or at an ancestor with depth infinity. */
+export function covers(lock: DavLockDoc, p: string): boolean {
+  return lock.path === p || (lock.depth === 'infinity' && p.startsWith(lock.path === '/' ? '/' : `${lock.path}/`));
+}
+
 /** Every query on `dav_lock`. Expiry is checked on every read (a TTL index only tidies up). */
 @Injectable()
 export class DavLocks {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { promises as fs } from 'node:fs';
+import { promises as fs, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { lookup as mimeLookup } from 'mime-types';
 import { ConflictError, NotFoundError } from '../../../common/errors';
@@ -8,7 +8,7 @@ import { FilesRepository } from '../../../modules/tree/repositories/files.reposi
 import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../../modules/tree/schemas/item.schema';
 import { TreeService } from '../../../modules/tree/tree.service';
-import { MappedNode, Realm, Realms } from '../realms';
+import { MappedNode, Realm, REALMS, Realms } from '../realms';
 
 /** A place inside a realm: `/<realm>/<key>/<segments…>`, and the same place on disk. */
 export interface RealmPath {
@@ -18,8 +18,38 @@ export interface RealmPath {
   disk: string;
 }
 
+/** Where a WebDAV path points: the server root, a realm's list, or a place inside one home/tale. */
+export type Location = { kind: 'root' } | { kind: 'realm'; realm: Realm } | { kind: 'inside'; at: RealmPath };
+
 /** Names the sync writes on disk for its own work; listings hide them. */
 export const TEMP_PREFIX = '.strata-';
+
+/** Locates decoded path segments (`['homes', 'alice', 'a.txt']`); null outside the realms. Names are NFC, as on disk. */
+export function locate(realms: Realms, segments: string[]): Location | null {
+  const parts = segments.map((s) => s.normalize('NFC'));
+  if (parts.length === 0) return { kind: 'root' };
+  const realm = parts[0] as Realm;
+  if (!REALMS.includes(realm)) return null;
+  if (parts.length === 1) return { kind: 'realm', realm };
+  if (parts.some((s) => s === '.' || s === '..' || s.includes('/') || s.includes('\0'))) return null;
+  const [key, ...rest] = parts.slice(1);
+  return { kind: 'inside', at: { realm, key, segments: rest, disk: path.join(realms.directory(realm, key), ...rest) } };
+}
+
+/** A file or directory as WebDAV may show it: symlinks and special files are not followed or shown. */
+export function isUsable(s: Stats | null | undefined): s is Stats {
+  return Boolean(s) && !s!.isSymbolicLink() && (s!.isFile() || s!.isDirectory());
+}
+
+export async function usableStat(disk: string): Promise<Stats | null> {
+  const s = await fs.lstat(disk).catch(() => null);
+  return isUsable(s) ? s : null;
+}
+
+/** The entity tag of a file or directory: size and modification time (PROPFIND, GET and `If` agree). */
+export function etagOf(s: Stats): string {
+  return `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
+}
 
 /**
  * The tree side of WebDAV operations (DESIGN §8, WebDAV → tree). The file system calls these after
