@@ -255,9 +255,10 @@ export class HatracTree implements OnApplicationBootstrap {
     if (event.info.hatrac || (item && this.inHatrac(item))) this.refuse();
   }
 
+  /** Writes that could touch Hatrac nodes: not Hatrac's own, and not WebDAV's (which stay in mapped folders). */
   private guarded(): boolean {
     const origin = RequestContext.origin();
-    return origin !== 'hatrac' && origin !== 'system';
+    return origin !== 'hatrac' && origin !== 'system' && origin !== 'dav';
   }
 
   private inHatrac(node: { baseParentId?: Types.ObjectId; hatrac?: Record<string, unknown> | null }): boolean {
