@@ -4,7 +4,7 @@
  * a scan answers. (Stock mongo-java-server loses a renamed collection at the next restart, and a
  * new collection under the old name inherits the old index entries: both are checked here.)
  */
-import { Collection, Db, Document, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { Collection, Db, Document, Long, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import { EmbeddedServer, canonical, indexUsage, scanOf, withStockServer } from './support';
 
 const FOLDERS = Array.from({ length: 8 }, () => new ObjectId());
@@ -34,6 +34,10 @@ async function sameAsScan(collection: Collection, queries: Document[]): Promise<
   for (const q of queries) {
     const pairs: Array<[unknown, unknown]> = await Promise.all([
       Promise.all([collection.find(q).sort({ lowerName: 1 }).limit(20).toArray(), collection.find(scanOf(q)).sort({ lowerName: 1 }).limit(20).toArray()]),
+      Promise.all([
+        collection.find(q).sort({ lowerName: -1 }).skip(7).limit(10).toArray(),
+        collection.find(scanOf(q)).sort({ lowerName: -1 }).skip(7).limit(10).toArray(),
+      ]),
       Promise.all([collection.find(q).toArray(), collection.find(scanOf(q)).toArray()]),
       Promise.all([collection.countDocuments(q), collection.countDocuments(scanOf(q))]),
       Promise.all([collection.aggregate([{ $match: q }]).toArray(), collection.aggregate([{ $match: scanOf(q) }]).toArray()]),
@@ -222,6 +226,11 @@ describe('embedded database collections', () => {
       [{ $match: q }, { $count: 'n' }],
       [{ $match: q }, { $skip: 3 }, { $limit: 10 }, { $group: { _id: 1, n: { $sum: 1 } } }],
       [{ $match: q }, { $group: { _id: null, n: { $sum: 2 }, total: { $sum: '$size' } } }],
+      // counts computed from the index: int sums that overflow to long, long and negative constants, doubles, what follows
+      [{ $match: q }, { $group: { _id: 'all', big: { $sum: 2147483647 }, long: { $sum: Long.fromNumber(3) }, minus: { $sum: -1 } } }],
+      [{ $match: q }, { $group: { _id: null, tenth: { $sum: 0.1 } } }],
+      [{ $match: q }, { $limit: 2 }, { $count: 'n' }, { $project: { m: { $add: ['$n', 1] } } }],
+      [{ $match: q }, { $skip: 1000 }, { $count: 'n' }],
       [{ $match: q }, { $group: { _id: '$size', n: { $sum: 1 } } }, { $sort: { _id: 1 } }],
       [{ $match: q }, { $sort: { lowerName: -1 } }, { $limit: 5 }, { $project: { lowerName: 1 } }],
       [{ $match: q }, { $facet: { total: [{ $count: 'n' }], page: [{ $sort: { lowerName: 1 } }, { $limit: 3 }] } }],

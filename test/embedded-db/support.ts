@@ -189,33 +189,76 @@ export function scanOf(query: Document): Document {
   return { $nor: [{ $nor: [query] }] };
 }
 
+/** A Java process of the embedded server started directly (not through `startDatabase`), with its output. */
+export interface LaunchedServer {
+  /** The URI it prints once it accepts clients. */
+  ready: Promise<string>;
+  exited: Promise<void>;
+  output(): string;
+  /** Clean stop: closes its standard input. */
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts the launcher of the cached build on a data directory: `--stock` for the unmodified
+ * library (a store written before the extension existed, or by a build whose _id index was the
+ * library's own), `properties` for `-D` options such as `strata.rebuildIndexes=true`. It logs at
+ * info level, so `output()` shows when it opens databases and builds indexes.
+ */
+export async function launchServer(dataDir: string, { stock = false, properties = [] as string[] } = {}): Promise<LaunchedServer> {
+  const { ensureEmbeddedServerBuilt } = await import('../../src/modules/database/embedded-build');
+  const build = await ensureEmbeddedServerBuilt(testCacheDir(), () => undefined);
+  const file = path.join(dataDir, 'db', 'strata.mv.db');
+  const { spawn } = await import('node:child_process');
+  const args = [
+    ...JAVA_OPTIONS,
+    '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
+    ...properties.map((p) => `-D${p}`),
+    '-cp',
+    build.classpath,
+    'dev.strata.embeddeddb.Launcher',
+    '--file',
+    file,
+    ...(stock ? ['--stock'] : []),
+  ];
+  const child = spawn('java', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code, signal) => reject(new Error(`server exited (${code ?? signal}): ${out.slice(-3000)}`)));
+  });
+  ready.catch(() => undefined);
+  child.stderr!.on('data', (d) => (out += d));
+  return {
+    ready,
+    exited,
+    output: () => out,
+    stop: async () => {
+      child.stdin!.end();
+      await exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 /**
  * Runs stock mongo-java-server (the same launcher with `--stock`) on a data directory, for a store
  * written before the extension existed; `use` gets its URI.
  */
 export async function withStockServer(dataDir: string, use: (uri: string) => Promise<void>): Promise<void> {
-  const { ensureEmbeddedServerBuilt } = await import('../../src/modules/database/embedded-build');
-  const build = await ensureEmbeddedServerBuilt(testCacheDir(), () => undefined);
-  const file = path.join(dataDir, 'db', 'strata.mv.db');
-  const { spawn } = await import('node:child_process');
-  const child = spawn('java', [...JAVA_OPTIONS, '-cp', build.classpath, 'dev.strata.embeddeddb.Launcher', '--file', file, '--stock'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const server = await launchServer(dataDir, { stock: true });
   try {
-    const uri = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-        const m = /READY (\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.stderr!.on('data', (d) => (out += d));
-      child.on('exit', (code) => reject(new Error(`stock server exited (${code}): ${out}`)));
-    });
-    await use(uri);
+    await use(await server.ready);
   } finally {
-    child.stdin!.end();
-    await exited;
+    await server.stop();
   }
 }

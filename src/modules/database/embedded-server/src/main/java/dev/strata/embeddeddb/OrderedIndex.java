@@ -9,7 +9,7 @@ import org.h2.mvstore.MVStore;
 /**
  * What the query planner needs from an index kept in key order in the H2 store: its key paths,
  * its map, and whether an array was ever indexed ("multikey"). Implemented by
- * {@link SecondaryIndex} (non-unique) and {@link OrderedUniqueIndex} (unique, non-_id).
+ * {@link SecondaryIndex} (non-unique) and {@link OrderedUniqueIndex} (unique, _id included).
  */
 interface OrderedIndex {
 

@@ -19,7 +19,7 @@ import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.bson.Document;
 
 /**
- * A unique index (other than _id) stored in key order. The uniqueness rules, error messages and
+ * A unique index, the primary key (_id) included, stored in key order. The uniqueness rules, error messages and
  * the library's own lookups are inherited unchanged from {@link AbstractUniqueIndex}; like
  * {@code H2UniqueIndex} it only supplies the storage, but its map is ordered by value
  * ({@link IndexKeys}) instead of by serialized bytes, so the planner can also use it for range

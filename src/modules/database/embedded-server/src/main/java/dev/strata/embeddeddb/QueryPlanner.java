@@ -416,7 +416,8 @@ final class QueryPlanner {
         return count(map, prefix, append(prefix, IndexKeys.MAX));
     }
 
-    private static long rank(MVMap<Object[], Object> map, Object[] key, boolean inclusive) {
+    /** Number of keys below {@code key}, or up to and including it. */
+    static long rank(MVMap<Object[], Object> map, Object[] key, boolean inclusive) {
         long index = map.getKeyIndex(key);
         if (index >= 0) {
             return inclusive ? index + 1 : index;

@@ -1,6 +1,5 @@
 package dev.strata.embeddeddb;
 
-import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,9 +13,10 @@ import de.bwaldvogel.mongo.backend.h2.H2Backend;
  *
  * <p>H2 saves its maps one after the other, so a process killed between two saves may leave a
  * document written without the matching index entry (this holds for the library's own unique
- * indexes too). The backend marks the store "open" once it has started and "closed" in the last
- * commit of a clean shutdown; finding it still "open" at start means the previous process died,
- * and every index is then rebuilt from the documents before the server accepts clients.
+ * indexes too). The backend marks the store "open" before it opens the databases and "closed" in
+ * the last commit of a clean shutdown; finding it still "open" at start means the previous process
+ * died (while serving, or while filling indexes at start, whose half-filled maps H2 may have
+ * saved), and every index is then rebuilt from the documents before the server accepts clients.
  */
 public final class StrataBackend extends H2Backend {
 
@@ -25,15 +25,28 @@ public final class StrataBackend extends H2Backend {
     private static final String STATE_MAP = "strata-state";
     private static final String OPEN = "open";
 
+    /** What the store said before this process marked it open, for the constructor's callbacks. */
+    private static final ThreadLocal<Boolean> PREVIOUS_DIED = new ThreadLocal<>();
+
     /** False while the library's constructor opens the databases found in the store. */
     private boolean started;
 
     public StrataBackend(MVStore store) {
-        super(store);
-        MVMap<String, Object> state = store.openMap(STATE_MAP);
-        state.put(OPEN, Boolean.TRUE);
-        store.commit();
+        super(markOpen(store));
+        PREVIOUS_DIED.remove();
         started = true;
+    }
+
+    /**
+     * Notes whether the previous process died while the store was open, then marks it open (and
+     * commits) before any index is filled: a kill during the fill must lead to a rebuild at the
+     * next start, not to a half-filled map taken for a complete one.
+     */
+    private static MVStore markOpen(MVStore store) {
+        PREVIOUS_DIED.set(diedWhileOpen(store));
+        store.<String, Object>openMap(STATE_MAP).put(OPEN, Boolean.TRUE);
+        store.commit();
+        return store;
     }
 
     /** {@code -Dstrata.rebuildIndexes=true}: rebuild every index at start, e.g. after another program wrote the store. */
@@ -46,7 +59,7 @@ public final class StrataBackend extends H2Backend {
             if (Boolean.getBoolean(REBUILD_PROPERTY)) {
                 log.warn("{} is set: rebuilding the indexes of database '{}'", REBUILD_PROPERTY, databaseName);
                 recover = true;
-            } else if (diedWhileOpen(getMvStore())) {
+            } else if (Boolean.TRUE.equals(PREVIOUS_DIED.get())) {
                 log.warn("the previous server did not shut down cleanly: rebuilding the indexes of database '{}'", databaseName);
                 recover = true;
             }

@@ -299,12 +299,20 @@ final class StrataCollection extends H2Collection {
     private List<Document> walk(QueryPlanner.Plan plan, Document query, int skip, int limit) {
         Object[][] range = plan.ranges.get(0);
         MVMap<Object[], Object> map = plan.index.map();
+        int[] toSkip = {skip};
+        Object[] from = plan.direction > 0 ? range[0] : range[1];
+        if (skip > 0 && canJump(plan)) {
+            from = jump(plan, skip);
+            if (from == null) {
+                return new ArrayList<>();
+            }
+            toSkip[0] = 0;
+        }
         Cursor<Object[], Object> cursor = plan.direction > 0
-            ? map.cursor(range[0], range[1], false)
-            : map.cursor(range[1], range[0], true);
+            ? map.cursor(from, range[1], false)
+            : map.cursor(from, range[0], true);
         int sortKey = plan.sortKey;
         List<Document> page = new ArrayList<>(Math.min(limit, 1024));
-        int[] toSkip = {skip};
         List<Object> group = new ArrayList<>();
         Object groupValue = null;
         while (cursor.hasNext()) {
@@ -333,6 +341,45 @@ final class StrataCollection extends H2Collection {
             return null;
         }
         return page;
+    }
+
+    /**
+     * Whether a covered walk may skip by position in the map instead of stepping: the entries
+     * are unique on the sort key (it completes a unique index's key, so no ties to order by
+     * position), and the first and last entries of the range hold the same walkable type, so
+     * every entry between them does and the map's order is the library's sort order.
+     */
+    private static boolean canJump(QueryPlanner.Plan plan) {
+        if (!plan.covered || !(plan.index instanceof OrderedUniqueIndex) || plan.sortKey != plan.index.keyLength() - 1) {
+            return false;
+        }
+        Object[][] range = plan.ranges.get(0);
+        Object[] first = plan.index.map().ceilingKey(range[0]);
+        Object[] last = plan.index.map().floorKey(range[1]);
+        if (first == null || last == null || IndexKeys.compareKeys(first, range[1]) > 0) {
+            return false;
+        }
+        int rank = IndexKeys.rank(first[plan.sortKey]);
+        return IndexKeys.isWalkableRank(rank) && rank == IndexKeys.rank(last[plan.sortKey]);
+    }
+
+    /** The key {@code skip} matching entries into the walk, or null when the walk ends before it. */
+    private static Object[] jump(QueryPlanner.Plan plan, int skip) {
+        Object[][] range = plan.ranges.get(0);
+        MVMap<Object[], Object> map = plan.index.map();
+        Object[] prefix = java.util.Arrays.copyOf(range[0], plan.rangeKey);
+        long first = QueryPlanner.rank(map, range[0], false);
+        long last = QueryPlanner.rank(map, range[1], true) - 1;
+        long index;
+        if (plan.direction > 0) {
+            // entries equal to an exclusive lower bound come first: step over them as well
+            long excluded = plan.excludedLower == null ? 0 : QueryPlanner.countPrefix(map, QueryPlanner.append(prefix, plan.excludedLower));
+            index = first + excluded + skip;
+        } else {
+            long excluded = plan.excludedUpper == null ? 0 : QueryPlanner.countPrefix(map, QueryPlanner.append(prefix, plan.excludedUpper));
+            index = last - excluded - skip;
+        }
+        return index < first || index > last ? null : map.getKey(index);
     }
 
     private static boolean isExcluded(Object value, Object bound) {
@@ -453,9 +500,11 @@ final class StrataCollection extends H2Collection {
 
     /**
      * After the database opened: fills the indexes whose maps are new or must be rebuilt, reading
-     * every document once. After an unclean shutdown ({@code recover}) every index is rebuilt,
-     * the library's _id index included, because H2 may have saved a write to a document without
-     * the matching write to an index map.
+     * every document once (a store written with the library's own _id map, by stock
+     * mongo-java-server or an earlier build, gets its ordered _id index here). After an unclean
+     * shutdown ({@code recover}) every index is rebuilt, because H2 may have saved a write to a
+     * document without the matching write to an index map; an index of the library, if one is
+     * left, is cleared and refilled too.
      */
     void finishOpening(boolean recover, MVStore store) {
         List<Index<Object>> targets = new ArrayList<>();

@@ -22,8 +22,10 @@ import de.bwaldvogel.mongo.backend.DatabaseResolver;
 import de.bwaldvogel.mongo.backend.EmptyCursor;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.backend.Utils;
 import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
+import de.bwaldvogel.mongo.backend.aggregation.Expression;
 import de.bwaldvogel.mongo.backend.aggregation.stage.ProjectStage;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
 import de.bwaldvogel.mongo.bson.Document;
@@ -39,7 +41,7 @@ import io.netty.channel.Channel;
  * <ul>
  * <li>collections of type {@link StrataCollection};</li>
  * <li>non-unique indexes ({@code openOrCreateSecondaryIndex}, the library's hook for other
- * backends) as {@link SecondaryIndex}, and unique indexes other than _id as
+ * backends) as {@link SecondaryIndex}, and unique indexes, _id included, as
  * {@link OrderedUniqueIndex}; both are H2 maps named {@code <db>.<collection>._strata_<index>};</li>
  * <li>aggregations that start with {@code $match} (the driver's {@code countDocuments} among
  * them) reading only the documents the indexes select, and counts an index covers answered
@@ -172,12 +174,14 @@ final class StrataDatabase extends H2Database {
 
     // ---------------------------------------------------------------- indexes
 
+    /**
+     * Every unique index, the primary key (_id) included, keeps the library's rules over an ordered
+     * map. The library's own map compares keys by serializing them (Java serialization, at every
+     * step of every lookup and insert), which made _id lookups and inserts slow and a rebuild of
+     * the _id index after a crash take minutes per million documents.
+     */
     @Override
     protected Index<Object> openOrCreateUniqueIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
-        if (keys.size() == 1 && keys.get(0).getKey().equals(Constants.ID_FIELD)) {
-            // the primary key stays the library's own
-            return super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
-        }
         // a map the library may have written for this index before is replaced by the ordered one
         store().removeMap(libraryIndexMapName(getFullCollectionNamespace(collectionName), indexName));
         IndexStorage storage = openStorage(collectionName, indexName);
@@ -296,8 +300,9 @@ final class StrataDatabase extends H2Database {
      * documents the indexes select (in scan order) instead of the whole collection. When the
      * stages after {@code $match} only count ({@code countDocuments}: {@code $group} with a
      * constant key and {@code $sum} of constants, or {@code $count}, after any {@code $skip}
-     * and {@code $limit}) and an index covers the match, they run over that many empty
-     * documents. Answers null to leave everything else to the library.
+     * and {@code $limit}) and an index covers the match, their result is computed from the number
+     * of matches ({@link #countFrom}), or else they run over that many empty documents. Answers
+     * null to leave everything else to the library.
      */
     private Document aggregate(Channel channel, String command, Document query, DatabaseResolver databaseResolver, Oplog oplog) {
         Object collectionName = query.get(command);
@@ -327,9 +332,14 @@ final class StrataDatabase extends H2Database {
         try {
             OptionalLong count = onlyCounts(pipeline) ? strata.coveredCount(match) : OptionalLong.empty();
             if (count.isPresent()) {
-                Aggregation afterMatch = Aggregation.fromPipeline(pipeline.subList(1, pipeline.size()), databaseResolver, this,
-                    collection, oplog);
-                result = afterMatch.runStages(Stream.generate(Document::new).limit(count.getAsLong()));
+                result = countFrom(pipeline, count.getAsLong(), databaseResolver, collection, oplog);
+                if (result == null) {
+                    Aggregation afterMatch = Aggregation.fromPipeline(pipeline.subList(1, pipeline.size()), databaseResolver, this,
+                        collection, oplog);
+                    // the stages before the count only skip and limit: one shared empty document will do
+                    Document placeholder = new Document();
+                    result = afterMatch.runStages(Stream.generate(() -> placeholder).limit(count.getAsLong()));
+                }
             } else {
                 result = aggregation.runStages(strata.matchingInScanOrder(match).stream());
             }
@@ -349,6 +359,86 @@ final class StrataDatabase extends H2Database {
         Document response = new Document("cursor", cursor);
         Utils.markOkay(response);
         return response;
+    }
+
+    /**
+     * The result of the stages after {@code $match} computed from the number of matches alone, in
+     * O(1): {@code $skip} and {@code $limit}, then {@code $count} or a {@code $group} with a constant
+     * key summing integer constants (what {@code countDocuments} sends), then whatever follows, run
+     * by the library on that one document. The values and their types are the library's: a sum of
+     * int constants is an int while it fits, a long beyond. Null when the stages are anything else
+     * (e.g. a sum of doubles, whose rounding only repeated addition reproduces): the caller then
+     * feeds the library's stages one placeholder per match.
+     */
+    private List<Document> countFrom(List<Document> pipeline, long matches, DatabaseResolver databaseResolver,
+                                     MongoCollection<Object> collection, Oplog oplog) {
+        long n = matches;
+        for (int i = 1; i < pipeline.size(); i++) {
+            Document stage = pipeline.get(i);
+            String name = stage.keySet().iterator().next();
+            Object spec = stage.get(name);
+            Document counted;
+            switch (name) {
+                case "$skip":
+                case "$limit": {
+                    if (!(spec instanceof Integer || spec instanceof Long)) {
+                        return null;
+                    }
+                    long value = ((Number) spec).longValue();
+                    if (value < 0 || (value == 0 && name.equals("$limit"))) {
+                        return null;
+                    }
+                    n = name.equals("$skip") ? Math.max(0, n - value) : Math.min(n, value);
+                    continue;
+                }
+                case "$count":
+                    // the library's $count: {$group: {_id: null, <name>: {$sum: 1}}} then {$project: {_id: 0}}
+                    if (!(spec instanceof String)) {
+                        return null;
+                    }
+                    counted = new Document((String) spec, sumOf(1, n));
+                    break;
+                case "$group": {
+                    Document group = (Document) spec;
+                    Object key = Expression.evaluateDocument(group.get(Constants.ID_FIELD), new Document());
+                    counted = new Document(Constants.ID_FIELD, key instanceof Missing ? null : key);
+                    for (String field : group.keySet()) {
+                        if (field.equals(Constants.ID_FIELD)) {
+                            continue;
+                        }
+                        Object constant = ((Document) group.get(field)).get("$sum");
+                        if (!(constant instanceof Integer || constant instanceof Long)) {
+                            return null;
+                        }
+                        counted.put(field, sumOf((Number) constant, n));
+                    }
+                    break;
+                }
+                default:
+                    return null;
+            }
+            // a group over no documents yields none
+            List<Document> result = new ArrayList<>();
+            if (n > 0) {
+                result.add(counted);
+            }
+            if (i + 1 == pipeline.size()) {
+                return result;
+            }
+            return Aggregation.fromPipeline(pipeline.subList(i + 1, pipeline.size()), databaseResolver, this, collection, oplog)
+                .runStages(result.stream());
+        }
+        return null;
+    }
+
+    /** What the library's {@code $sum} of an int or long constant over n documents gives (repeated NumericUtils.addNumbers). */
+    static Number sumOf(Number constant, long n) {
+        if (constant instanceof Long) {
+            return Long.valueOf(constant.longValue() * n);
+        }
+        // int partial sums stay ints while they fit; k * c grows monotonically, so the last one decides
+        long sum = constant.longValue() * n;
+        return sum == (int) sum ? Integer.valueOf((int) sum) : Long.valueOf(sum);
     }
 
     /** True when the stages after the first only count documents, whatever they contain. */
