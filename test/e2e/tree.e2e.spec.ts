@@ -1,3 +1,4 @@
+import { ObjectId } from 'mongodb';
 import { ADMIN_PASSWORD, startTestServer, TestServer } from '../support/server';
 import { call, login, registerUser } from '../support/http';
 
@@ -107,6 +108,16 @@ describe('names', () => {
     );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
+  });
+
+  it('takes over a name reservation left by a crash, but not one of a create still in progress', async () => {
+    const names = t.db.collection('name');
+    // a reservation without its node: a create that died between its two steps a while ago…
+    await names.insertOne({ _id: `folder:${parent._id}:orphan`, kind: 'item', nodeId: new ObjectId(), created: new Date(Date.now() - 10 * 60_000) } as never);
+    expect((await call(t.api, 'POST', '/item', { token: admin, query: { folderId: parent._id, name: 'Orphan' } })).status).toBe(200);
+    // …and one made a moment ago, whose node is about to be written: its name is taken
+    await names.insertOne({ _id: `folder:${parent._id}:in progress`, kind: 'item', nodeId: new ObjectId(), created: new Date() } as never);
+    expect((await call(t.api, 'POST', '/item', { token: admin, query: { folderId: parent._id, name: 'In Progress' } })).status).toBe(409);
   });
 
   it('auto-renames uploads into a folder as Girder does: name (1), name (2)', async () => {
@@ -242,6 +253,33 @@ describe('access', () => {
     await call(t.api, 'PUT', `/folder/${priv._id}/access`, { token: owner.token, query: { access: write, public: true } });
     expect(await status(undefined, 'GET', `/file/${file._id}/download`)).toBe(200);
     expect(await status(undefined, 'PUT', `/item/${item._id}?name=x`)).toBe(401);
+  });
+
+  it('shows the caller’s own level on listed and searched items, and answers listings’ errors as before', async () => {
+    const levels = await folder(owner.token, owner.user._id, 'Levels', 'user');
+    const access = JSON.stringify({ users: [{ id: owner.user._id, level: 2 }, { id: stranger.user._id, level: 1 }], groups: [] });
+    expect((await call(t.api, 'PUT', `/folder/${levels._id}/access`, { token: owner.token, query: { access } })).status).toBe(200);
+    expect((await call(t.api, 'POST', '/item', { token: owner.token, query: { folderId: levels._id, name: 'levelled-item-q7' } })).status).toBe(200);
+    const listed = async (token?: string) => (await call(t.api, 'GET', '/item', { ...(token ? { token } : {}), query: { folderId: levels._id } })).body.map((i: any) => i._accessLevel);
+    const searched = async (token?: string) => (await call(t.api, 'GET', '/item', { ...(token ? { token } : {}), query: { text: 'levelled-item-q7' } })).body.map((i: any) => i._accessLevel);
+    for (const [token, level] of [[owner.token, 2], [stranger.token, 1], [admin, 2]] as const) {
+      expect(await listed(token)).toEqual([level]);
+      expect(await searched(token)).toEqual([level]);
+    }
+    expect(await searched(member.token)).toEqual([]);
+    await call(t.api, 'PUT', `/folder/${levels._id}/access`, { token: owner.token, query: { access, public: true } });
+    expect(await searched()).toEqual([0]);
+    expect(await searched(member.token)).toEqual([0]);
+
+    const missing = '0123456789abcdef01234567';
+    const noFolder = await call(t.api, 'GET', '/item', { token: owner.token, query: { folderId: missing } });
+    expect([noFolder.status, noFolder.body.message]).toEqual([404, `Folder not found: ${missing}`]);
+    const noParent = await call(t.api, 'GET', '/folder', { token: owner.token, query: { parentType: 'folder', parentId: missing } });
+    expect([noParent.status, noParent.body.message]).toEqual([404, `Folder not found: ${missing}`]);
+    expect((await call(t.api, 'GET', '/folder', { token: owner.token, query: { parentType: 'collection', parentId: missing } })).status).toBe(404);
+    expect((await call(t.api, 'GET', '/folder', { token: owner.token, query: { parentType: 'bogus', parentId: missing } })).status).toBe(400);
+    expect((await call(t.api, 'GET', '/folder', { query: { parentType: 'user', parentId: owner.user._id } })).status).toBe(401);
+    expect((await call(t.api, 'GET', '/item', { query: { folderId: 'not-an-id' } })).status).toBe(400);
   });
 
   it('copies a parent’s ACL into new subfolders and pushes ACLs down with recurse', async () => {

@@ -7,8 +7,10 @@ import type { UserDoc } from '../users/user.schema';
 import { UsersRepository } from '../users/users.repository';
 import { ApiKeyService } from './api-key.service';
 import { COOKIE_NAME } from './auth-cookie';
+import { CredentialCache } from './credential-cache';
 import { parseBasicAuth } from './basic-auth';
 import { LoginThrottle } from './login-throttle.service';
+import { hashSecret } from './secrets';
 import type { TokenDoc } from './token.schema';
 import { TokenService } from './token.service';
 
@@ -43,6 +45,7 @@ export class AuthService {
     private readonly passwords: Passwords,
     private readonly throttle: LoginThrottle,
     private readonly events: EventBus,
+    private readonly cache: CredentialCache,
   ) {}
 
   /** Lets a plugin accept another password for Basic logins (not for `GET /user/authentication`). */
@@ -120,12 +123,22 @@ export class AuthService {
     return null;
   }
 
+  /**
+   * A token and its user: from the CredentialCache when this process verified them within its TTL
+   * (no database round trip), otherwise from the database (token by hash, then user), cached when valid.
+   */
   private async fromToken(secret: string): Promise<Authenticated> {
-    const token = await this.tokens.resolve(secret);
+    if (!secret || secret.length > 256) return { user: null, token: null, failure: 'Invalid or expired token.' };
+    const hash = hashSecret(secret);
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+    const generation = this.cache.generation();
+    const token = await this.tokens.resolveHash(hash);
     if (!token) return { user: null, token: null, failure: 'Invalid or expired token.' };
     const user = await this.users.findById(token.userId);
     if (!user) return { user: null, token: null, failure: 'Invalid or expired token.' };
     if (user.status !== 'enabled') return { user: null, token: null, failure: 'This account is disabled.' };
+    this.cache.set(hash, token, user, generation);
     return { user, token };
   }
 }

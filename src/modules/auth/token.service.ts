@@ -40,7 +40,12 @@ export class TokenService {
   /** The token for a secret, or null when unknown or expired. */
   async resolve(secret: string): Promise<TokenDoc | null> {
     if (!secret || secret.length > 256) return null;
-    const doc = await this.repo.findByHash(hashSecret(secret));
+    return this.resolveHash(hashSecret(secret));
+  }
+
+  /** The token stored under a secret's hash, or null when unknown or expired. */
+  async resolveHash(hash: string): Promise<TokenDoc | null> {
+    const doc = await this.repo.findByHash(hash);
     if (!doc || doc.expires.getTime() <= Date.now()) return null;
     return doc;
   }

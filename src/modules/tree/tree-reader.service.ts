@@ -103,6 +103,52 @@ export class TreeReader {
     return this.items.list(folder._id, page, by);
   }
 
+  /**
+   * `loadFolder(folderId, READ)` then `listItems`, in the time of the slower of the two: the page and
+   * its total are queried while the folder is loaded and checked, and dropped unanswered when that
+   * check fails (the errors are loadFolder's). `level` is the caller's level on the folder.
+   */
+  async listFolderItems(folderId: Types.ObjectId, page: Paging, by: ChildFilter = {}): Promise<{ folder: FolderDoc; level: AccessLevel; docs: ItemDoc[]; total: number }> {
+    const listing = this.items.list(folderId, page, by);
+    listing.catch(() => undefined); // awaited below unless the folder check throws first
+    const folder = await this.loadFolder(folderId, AccessLevel.READ);
+    const { docs, total } = await listing;
+    return { folder, level: this.levelOf(folder), docs, total };
+  }
+
+  /**
+   * `loadParent(type, id, READ)` then `listFolders`, concurrently as `listFolderItems` does: the
+   * listing's access filter depends on the caller only, not on the parent.
+   */
+  async listChildFolders(type: string | undefined, id: Types.ObjectId, page: Paging, by: ChildFilter = {}): Promise<{ parent: ParentRef; docs: FolderDoc[]; total: number }> {
+    const parentType = type ?? 'folder';
+    if (parentType !== 'folder' && parentType !== 'collection' && parentType !== 'user') {
+      const parent = await this.loadParent(type, id, AccessLevel.READ); // refuses the type
+      return { parent, ...(await this.listFolders(parent, page, by)) };
+    }
+    const listing = this.folders.listChildren(parentType, id, this.access.filterFor(this.user(), AccessLevel.READ), page, by);
+    listing.catch(() => undefined);
+    const parent = await this.loadParent(parentType, id, AccessLevel.READ);
+    const { docs, total } = await listing;
+    return { parent, docs, total };
+  }
+
+  /**
+   * The caller's level on each item (its folder's level, as items follow their folder), in order:
+   * for listings that mix folders, such as a search. One query for the folders' ACLs.
+   */
+  async itemLevels(items: ItemDoc[]): Promise<AccessLevel[]> {
+    const user = this.user();
+    if (user?.admin) return items.map(() => AccessLevel.ADMIN);
+    if (!items.length) return [];
+    const ids = [...new Map(items.map((i) => [String(i.folderId), i.folderId])).values()];
+    const acls = new Map((await this.folders.accessOf(ids)).map((f) => [String(f._id), f]));
+    return items.map((i) => {
+      const acl = acls.get(String(i.folderId));
+      return acl ? this.access.levelOf(acl, user) : AccessLevel.NONE;
+    });
+  }
+
   listFiles(item: ItemDoc, page: Paging) {
     return this.files.listForItem(item._id, page);
   }

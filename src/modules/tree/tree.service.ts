@@ -58,6 +58,13 @@ export interface NewFile {
 
 const MAX_RENAME_ATTEMPTS = 1000;
 
+/** Age after which a name reservation whose node does not exist counts as left by a crash. */
+const STALE_RESERVATION_MS = 60_000;
+
+function isStale(created: Date | undefined): boolean {
+  return !created || Date.now() - new Date(created).getTime() > STALE_RESERVATION_MS;
+}
+
 /**
  * Every write to the data tree: create, update, move, rename, copy and delete of collections,
  * folders, items and files, with their events (DESIGN §5), name reservations and size bookkeeping.
@@ -562,8 +569,9 @@ export class TreeService {
         return;
       }
       const holder = await this.names.find(key);
-      if (holder && !(await this.holderExists(holder.kind, holder.nodeId))) {
-        // a reservation left by a crash between its two steps: take it over
+      if (holder && isStale(holder.created) && !(await this.holderExists(holder.kind, holder.nodeId))) {
+        // a reservation left by a crash between its two steps: take it over (a recent one without
+        // its node is a create in progress, between its two steps: taking it would let both win)
         await this.names.release(key, holder.nodeId);
         n--;
         continue;

@@ -1,16 +1,28 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types, UpdateQuery } from 'mongoose';
+import { driverCollection } from '../../common/driver-collection';
 import { findPage } from '../../common/find-page';
 import { Paging } from '../../common/params';
+import { CredentialCache } from '../auth/credential-cache';
 import { USER_MODEL, UserDoc } from './user.schema';
 
-/** Every query on the `user` collection. */
+/**
+ * Every query on the `user` collection. Each write also makes the CredentialCache forget the users
+ * it changed (after the database answered, and also when it failed, as the write may have happened),
+ * so that a disabled, demoted, deleted or otherwise changed user is read afresh on the next request.
+ */
 @Injectable()
 export class UsersRepository {
-  constructor(@InjectModel(USER_MODEL) private readonly model: Model<UserDoc>) {}
+  constructor(
+    @InjectModel(USER_MODEL) private readonly model: Model<UserDoc>,
+    private readonly cache: CredentialCache,
+  ) {}
 
   findById(id: Types.ObjectId): Promise<UserDoc | null> {
+    // authentication loads the token's user: through the driver when the id is typed
+    const direct = id instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ _id: id }) as Promise<UserDoc | null>;
     return this.model.findById(id).lean<UserDoc>().exec();
   }
 
@@ -30,12 +42,20 @@ export class UsersRepository {
   }
 
   /** Applies an update and returns the stored document after it (null when gone). */
-  update(id: Types.ObjectId, update: UpdateQuery<UserDoc>): Promise<UserDoc | null> {
-    return this.model.findByIdAndUpdate(id, update, { new: true, runValidators: true }).lean<UserDoc>().exec();
+  async update(id: Types.ObjectId, update: UpdateQuery<UserDoc>): Promise<UserDoc | null> {
+    try {
+      return await this.model.findByIdAndUpdate(id, update, { new: true, runValidators: true }).lean<UserDoc>().exec();
+    } finally {
+      this.cache.forgetUser(id);
+    }
   }
 
   async delete(id: Types.ObjectId): Promise<boolean> {
-    return (await this.model.deleteOne({ _id: id })).deletedCount === 1;
+    try {
+      return (await this.model.deleteOne({ _id: id })).deletedCount === 1;
+    } finally {
+      this.cache.forgetUser(id);
+    }
   }
 
   async count(filter: FilterQuery<UserDoc> = {}): Promise<number> {
@@ -62,7 +82,11 @@ export class UsersRepository {
 
   /** Drops a deleted group from every member. */
   async removeGroupFromAll(groupId: Types.ObjectId): Promise<void> {
-    await this.model.updateMany({ groups: groupId }, { $pull: { groups: groupId } }).exec();
+    try {
+      await this.model.updateMany({ groups: groupId }, { $pull: { groups: groupId } }).exec();
+    } finally {
+      this.cache.forgetMembersOf(groupId);
+    }
   }
 
   async membersOf(groupId: Types.ObjectId, page: Paging): Promise<{ users: UserDoc[]; total: number }> {
@@ -72,11 +96,20 @@ export class UsersRepository {
 
   /** Adds to the total size of a user's tree (sizes change with atomic increments only). */
   async incSize(id: Types.ObjectId, delta: number): Promise<void> {
-    if (delta) await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
+    if (!delta) return;
+    try {
+      await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
+    } finally {
+      this.cache.forgetUser(id); // GET /user/me shows the size
+    }
   }
 
   async setSize(id: Types.ObjectId, size: number): Promise<void> {
-    await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
+    try {
+      await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
+    } finally {
+      this.cache.forgetUser(id);
+    }
   }
 
   all(): AsyncIterable<UserDoc> {

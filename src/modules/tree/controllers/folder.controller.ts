@@ -48,8 +48,7 @@ export class FolderController {
   async list(@Query() q: ListFoldersQuery, @Res({ passthrough: true }) res: Response) {
     const page = keysetPaging(q);
     if (q.parentId) {
-      const parent = await this.reader.loadParent(q.parentType, parseObjectId(q.parentId, 'parentId'), AccessLevel.READ);
-      const { docs, total } = await this.reader.listFolders(parent, page, { name: q.name, after: q.after });
+      const { docs, total } = await this.reader.listChildFolders(q.parentType, parseObjectId(q.parentId, 'parentId'), page, { name: q.name, after: q.after });
       res.setHeader('Girder-Total-Count', String(total));
       return docs.map((f) => this.map(f));
     }

@@ -48,15 +48,14 @@ export class ItemController {
   async list(@Query() q: ListItemsQuery, @Res({ passthrough: true }) res: Response) {
     const page = keysetPaging(q);
     if (q.folderId) {
-      const folder = await this.reader.loadFolder(parseObjectId(q.folderId, 'folderId'), AccessLevel.READ);
-      const { docs, total } = await this.reader.listItems(folder, page, { name: q.name, after: q.after });
+      const { docs, total, level } = await this.reader.listFolderItems(parseObjectId(q.folderId, 'folderId'), page, { name: q.name, after: q.after });
       res.setHeader('Girder-Total-Count', String(total));
-      const level = this.reader.levelOf(folder);
       return docs.map((i) => mapItem(i, level));
     }
     if (q.text) {
       const { item = [] } = await this.reader.search(escapeSearch(q.text), ['item'], page);
-      return item.map((i) => mapItem(i, AccessLevel.READ));
+      const levels = await this.reader.itemLevels(item);
+      return item.map((i, n) => mapItem(i, levels[n]));
     }
     throw new ValidationError('Give folderId, or text to search.', 'folderId');
   }

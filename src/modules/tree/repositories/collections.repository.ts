@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
+import { driverCollection } from '../../../common/driver-collection';
 import { findPage } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { COLLECTION_MODEL, CollectionDoc } from '../schemas/collection.schema';
@@ -11,10 +12,15 @@ export class CollectionsRepository {
   constructor(@InjectModel(COLLECTION_MODEL) private readonly model: Model<CollectionDoc>) {}
 
   findById(id: Types.ObjectId): Promise<CollectionDoc | null> {
+    const direct = id instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ _id: id }) as Promise<CollectionDoc | null>;
     return this.model.findById(id).lean<CollectionDoc>().exec();
   }
 
   findByName(name: string): Promise<CollectionDoc | null> {
+    // path lookups start here
+    const direct = driverCollection(this.model);
+    if (direct) return direct.findOne({ lowerName: name.toLowerCase() }) as Promise<CollectionDoc | null>;
     return this.model.findOne({ lowerName: name.toLowerCase() }).lean<CollectionDoc>().exec();
   }
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
-import { findPage } from '../../../common/find-page';
+import { driverCollection } from '../../../common/driver-collection';
+import { findPage, findPageDirect } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ParentType } from '../schemas/common';
 import { FOLDER_MODEL, FolderDoc } from '../schemas/folder.schema';
@@ -13,16 +14,40 @@ export interface ChildFilter {
   after?: string;
 }
 
+/**
+ * The sort of a listing of one parent's children. Names are unique among a parent's children
+ * (unique indexes on `{folderId, lowerName}` and `{parentId, parentCollection, lowerName}`), so the
+ * `_id` tie-break that `paging` adds to every sort never decides anything there: it is dropped from
+ * a `lowerName` sort, which the index then delivers in order (a page reads skip + limit entries
+ * instead of sorting the whole folder, on MongoDB as on the embedded server). Same documents, same
+ * order. Searches across parents keep the tie-break: their names are not unique.
+ */
+export function childSort(sort: Paging['sort']): Paging['sort'] {
+  const keys = Object.keys(sort);
+  if (keys.length === 2 && keys[0] === 'lowerName' && keys[1] === '_id' && sort._id === sort.lowerName) return { lowerName: sort.lowerName };
+  return sort;
+}
+
 /** Every query on the `folder` collection. */
 @Injectable()
 export class FoldersRepository {
   constructor(@InjectModel(FOLDER_MODEL) private readonly model: Model<FolderDoc>) {}
 
   findById(id: Types.ObjectId): Promise<FolderDoc | null> {
+    // a hot path (every access check on a folder, item or file): through the driver when the id is typed
+    const direct = id instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ _id: id }) as Promise<FolderDoc | null>;
     return this.model.findById(id).lean<FolderDoc>().exec();
   }
 
+  /** The ACLs (`public`, `access`) of several folders, for access decisions only. */
+  accessOf(ids: Types.ObjectId[]): Promise<Pick<FolderDoc, '_id' | 'public' | 'access'>[]> {
+    return this.model.find({ _id: { $in: ids } }, { public: 1, access: 1 }).lean<Pick<FolderDoc, '_id' | 'public' | 'access'>[]>().exec();
+  }
+
   findChild(parentType: ParentType, parentId: Types.ObjectId, lowerName: string): Promise<FolderDoc | null> {
+    const direct = parentId instanceof Types.ObjectId && typeof lowerName === 'string' ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ parentId, parentCollection: parentType, lowerName }) as Promise<FolderDoc | null>;
     return this.model.findOne({ parentId, parentCollection: parentType, lowerName }).lean<FolderDoc>().exec();
   }
 
@@ -37,7 +62,8 @@ export class FoldersRepository {
     if (by.name !== undefined) filter.lowerName = by.name.toLowerCase();
     if (visible) Object.assign(filter, visible);
     const listFilter = by.after !== undefined ? { ...filter, lowerName: { $gt: by.after.toLowerCase() } } : filter;
-    return findPage(this.model, listFilter, page, filter);
+    const childPage = { ...page, sort: childSort(page.sort) };
+    return parentId instanceof Types.ObjectId ? findPageDirect(this.model, listFilter, childPage, filter) : findPage(this.model, listFilter, childPage, filter);
   }
 
   /** The folder a realm directory is mapped to (home-dirs plugin). */

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
-import { findPage } from '../../../common/find-page';
+import { driverCollection } from '../../../common/driver-collection';
+import { findPage, findPageDirect } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ITEM_MODEL, ItemDoc } from '../schemas/item.schema';
-import { ChildFilter } from './folders.repository';
+import { ChildFilter, childSort } from './folders.repository';
 
 /** Every query on the `item` collection. */
 @Injectable()
@@ -16,6 +17,9 @@ export class ItemsRepository {
   }
 
   findChild(folderId: Types.ObjectId, lowerName: string): Promise<ItemDoc | null> {
+    // path lookups: through the driver when the id is typed
+    const direct = folderId instanceof Types.ObjectId && typeof lowerName === 'string' ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ folderId, lowerName }) as Promise<ItemDoc | null>;
     return this.model.findOne({ folderId, lowerName }).lean<ItemDoc>().exec();
   }
 
@@ -23,7 +27,8 @@ export class ItemsRepository {
     const filter: FilterQuery<ItemDoc> = { folderId };
     if (by.name !== undefined) filter.lowerName = by.name.toLowerCase();
     const listFilter = by.after !== undefined ? { ...filter, lowerName: { $gt: by.after.toLowerCase() } } : filter;
-    return findPage(this.model, listFilter, page, filter);
+    const childPage = { ...page, sort: childSort(page.sort) };
+    return folderId instanceof Types.ObjectId ? findPageDirect(this.model, listFilter, childPage, filter) : findPage(this.model, listFilter, childPage, filter);
   }
 
   inFolder(folderId: Types.ObjectId): AsyncIterable<ItemDoc> {
@@ -35,7 +40,16 @@ export class ItemsRepository {
   }
 
   async insert(doc: Omit<ItemDoc, '_id'> & { _id?: Types.ObjectId }): Promise<ItemDoc> {
-    return (await this.model.create(doc)).toObject() as ItemDoc;
+    const direct = driverCollection(this.model);
+    if (!direct) return (await this.model.create(doc)).toObject() as ItemDoc;
+    // what `create` stores (defaults, casts, validation: the schema's document), without its save
+    // machinery (hooks, state tracking, an Error built per save), which this schema does not use
+    const hydrated = new this.model(doc);
+    const invalid = hydrated.validateSync();
+    if (invalid) throw invalid;
+    const stored = hydrated.toObject() as ItemDoc;
+    await direct.insertOne(stored);
+    return stored;
   }
 
   update(id: Types.ObjectId, set: Partial<ItemDoc>): Promise<ItemDoc | null> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { driverCollection } from '../../../common/driver-collection';
 import { isDuplicateKeyError } from '../../../common/errors';
 import { ParentType } from '../schemas/common';
 import { NAME_MODEL, NameDoc } from '../schemas/name.schema';
@@ -16,8 +17,12 @@ export class NamesRepository {
 
   /** Takes a name; false when someone holds it. */
   async reserve(key: string, kind: NameDoc['kind'], nodeId: Types.ObjectId): Promise<boolean> {
+    // every create of a folder or item passes here: a document the schema would accept as it is
+    // goes straight to the driver (the same insert, without building a mongoose document)
+    const direct = typeof key === 'string' && key !== '' && (kind === 'folder' || kind === 'item') && nodeId instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
     try {
-      await this.model.create({ _id: key, kind, nodeId, created: new Date() });
+      if (direct) await direct.insertOne({ _id: key as never, kind, nodeId, created: new Date() });
+      else await this.model.create({ _id: key, kind, nodeId, created: new Date() });
       return true;
     } catch (err) {
       if (isDuplicateKeyError(err)) return false;
