@@ -120,6 +120,49 @@ describe('WebDAV passwords and logins', () => {
   });
 });
 
+describe('remembered WebDAV logins (DavLoginCache) end at once in this process', () => {
+  it('when the WebDAV password changes, the user is disabled, renamed or deleted, and after a failed login', async () => {
+    const admin = await login(t.api, 'admin', ADMIN_PASSWORD);
+    const { user, token } = await registerUser(t.api, 'cachedav', 'cachedav-account-1');
+    const setPassword = (password: string) => call(t.api, 'PUT', '/homedirpass/set', { token, form: { password } });
+    const propfind = (name: string, password: string) => call(t.url, 'PROPFIND', `/homes/${name}/`, { basic: [name, password], headers: { Depth: '0' } });
+    expect((await setPassword('cachedav-pass-1')).status).toBe(200);
+    // the second and third requests come from the cache
+    for (let i = 0; i < 3; i++) expect((await propfind('cachedav', 'cachedav-pass-1')).status).toBe(207);
+
+    // a new WebDAV password: the old one is refused at once
+    expect((await setPassword('cachedav-pass-2')).status).toBe(200);
+    expect((await propfind('cachedav', 'cachedav-pass-1')).status).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await propfind('cachedav', 'cachedav-pass-2')).status).toBe(207);
+
+    // a write in the tree (the user's size changes) keeps the login working
+    expect((await call(t.url, 'PUT', '/homes/cachedav/size.txt', { basic: ['cachedav', 'cachedav-pass-2'], body: 'grows' })).status).toBe(201);
+    expect((await propfind('cachedav', 'cachedav-pass-2')).status).toBe(207);
+
+    // disabled: refused at once, also for writes; enabled again: accepted
+    expect((await call(t.api, 'PUT', `/user/${user._id}`, { token: admin, query: { status: 'disabled' } })).status).toBe(200);
+    expect((await propfind('cachedav', 'cachedav-pass-2')).status).toBe(401);
+    expect((await call(t.url, 'PUT', '/homes/cachedav/no.txt', { basic: ['cachedav', 'cachedav-pass-2'], body: 'no' })).status).toBe(401);
+    expect(existsSync(path.join(t.dataDir, 'homes', 'cachedav', 'no.txt'))).toBe(false);
+    expect((await call(t.api, 'PUT', `/user/${user._id}`, { token: admin, query: { status: 'enabled' } })).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await propfind('cachedav', 'cachedav-pass-2')).status).toBe(207);
+
+    // renamed: the old login is refused at once, the new one reaches the moved home
+    expect((await call(t.api, 'PUT', `/user/${user._id}`, { token: admin, query: { login: 'cachedav2' } })).status).toBe(200);
+    expect((await propfind('cachedav', 'cachedav-pass-2')).status).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await propfind('cachedav2', 'cachedav-pass-2')).status).toBe(207);
+    expect((await call(t.url, 'GET', '/homes/cachedav2/size.txt', { basic: ['cachedav2', 'cachedav-pass-2'] })).text).toBe('grows');
+
+    // a failed login drops what was remembered for that login (its next request meets the throttle again)
+    expect((await propfind('cachedav2', 'wrong-password')).status).toBe(401);
+    expect((await propfind('cachedav2', 'cachedav-pass-2')).status).toBe(207);
+
+    // deleted: refused at once
+    expect((await call(t.api, 'DELETE', `/user/${user._id}`, { token: admin })).status).toBe(200);
+    expect((await propfind('cachedav2', 'cachedav-pass-2')).status).toBe(401);
+  });
+});
+
 describe('requests the library cannot survive are refused first', () => {
   const auth = (): { basic: [string, string] } => ({ basic: ['alice', DAV_PASSWORD] });
 
@@ -575,6 +618,13 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
     await new Promise((r) => setTimeout(r, 500));
     await expectFile('keep.txt', 'precious');
     expect((await lookup('keep.txt')).body.size).toBe(before.size);
+    expect(readdirSync(homeDir()).filter((n) => n.startsWith('.strata-'))).toEqual([]);
+  });
+
+  it('records a new file whose upload was aborted as empty, on disk and in the tree', async () => {
+    await abortedPut('/homes/alice/aborted-new.txt', 1000, 'partial bytes');
+    await new Promise((r) => setTimeout(r, 500));
+    await expectFile('aborted-new.txt', '');
     expect(readdirSync(homeDir()).filter((n) => n.startsWith('.strata-'))).toEqual([]);
   });
 

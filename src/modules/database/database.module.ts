@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import mongoose from 'mongoose';
 import type { DatabaseEngine } from './database-process';
 
 /** Which database the server runs on, for `/system/version` and the start-up line. */
@@ -15,11 +16,14 @@ export class DatabaseInfo {
  * The mongoose connection. The database process itself (embedded or not) is started before Nest by
  * `startDatabase`, so that this module only connects. `autoIndex` is off: indexes are built
  * explicitly at start-up (see `ensureIndexes`) and a failure stops the server.
+ * `skipOriginalStackTraces`: mongoose otherwise captures `new Error().stack` on every query (only
+ * shown when a query object is executed twice, which this code never does), 1.5–2.4% of busy time.
  */
 @Global()
 @Module({})
 export class DatabaseModule {
   static forRoot(info: DatabaseInfo): DynamicModule {
+    mongoose.set('skipOriginalStackTraces', true);
     return {
       module: DatabaseModule,
       imports: [

@@ -12,6 +12,7 @@ import { AppEvent } from '../../modules/events/event-bus';
 import { OnEvent } from '../../modules/events/on-event.decorator';
 import { Passwords } from '../../modules/users/passwords';
 import type { UserDoc } from '../../modules/users/user.schema';
+import { DavLoginCache } from './dav-logins';
 
 /** One WebDAV password per user (collection `dav_password`), bcrypt-hashed. */
 export interface DavPasswordDoc {
@@ -43,11 +44,14 @@ const VERIFIED_MS = 60_000;
 @Injectable()
 export class DavPasswords implements OnModuleInit {
   private readonly verified = new Map<string, number>();
+  /** The user documents `verify` said yes for, with a hash of the password (see `verifiedNow`). */
+  private readonly accepted = new WeakMap<UserDoc, string>();
 
   constructor(
     @InjectModel(DAV_PASSWORD_MODEL) private readonly model: Model<DavPasswordDoc>,
     private readonly passwords: Passwords,
     private readonly auth: AuthService,
+    private readonly logins: DavLoginCache,
   ) {}
 
   onModuleInit(): void {
@@ -57,8 +61,12 @@ export class DavPasswords implements OnModuleInit {
   async set(user: UserDoc, password: unknown): Promise<void> {
     const checked = this.passwords.check(password, 'password', MIN_DAV_PASSWORD);
     const hash = await this.passwords.hash(checked);
-    // the new one replaces the old
-    await this.model.updateOne({ userId: user._id }, { $set: { hash, created: new Date() } }, { upsert: true }).exec();
+    // the new one replaces the old; cached WebDAV logins with the old one end (also when the write failed: it may have happened)
+    try {
+      await this.model.updateOne({ userId: user._id }, { $set: { hash, created: new Date() } }, { upsert: true }).exec();
+    } finally {
+      this.logins.forgetUser(user._id);
+    }
   }
 
   async generate(user: UserDoc): Promise<string> {
@@ -78,17 +86,32 @@ export class DavPasswords implements OnModuleInit {
     if (!doc) return false;
     const key = createHash('sha256').update(`${String(user._id)}\0${doc.hash}\0${password}`).digest('hex');
     const until = this.verified.get(key);
-    if (until && until > Date.now()) return true;
-    if (!(await this.passwords.verify(password, doc.hash))) return false;
-    if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(key, Date.now() + VERIFIED_MS);
+    if (!(until && until > Date.now())) {
+      if (!(await this.passwords.verify(password, doc.hash))) return false;
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(key, Date.now() + VERIFIED_MS);
+    }
+    this.accepted.set(user, passwordDigest(password));
     return true;
+  }
+
+  /** Whether `verify` accepted `password` as the WebDAV password of this very user document (the one a login just checked). */
+  verifiedNow(user: UserDoc, password: string): boolean {
+    return this.accepted.get(user) === passwordDigest(password);
   }
 
   @OnEvent('model.user.remove.after', 'homeDirs.removeDavPassword')
   async onUserRemoved(event: AppEvent<UserDoc>): Promise<void> {
-    await this.model.deleteOne({ userId: event.info._id }).exec();
+    try {
+      await this.model.deleteOne({ userId: event.info._id }).exec();
+    } finally {
+      this.logins.forgetUser(event.info._id);
+    }
   }
+}
+
+function passwordDigest(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
 }
 
 @ApiTags('homedirpass')

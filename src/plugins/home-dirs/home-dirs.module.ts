@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { TokensModule } from '../../modules/auth/tokens.module';
 import { TreeModule } from '../../modules/tree/tree.module';
 import { UsersModule } from '../../modules/users/users.module';
 import { DavDeadProps, DEAD_PROPS_MODEL, DeadPropsSchema } from './dav/dav-dead-props';
@@ -8,6 +9,7 @@ import { DavSync } from './dav/dav-sync';
 import { DavLockRules } from './dav/dav-lock-rules';
 import { DAV_LOCK_MODEL, DavLocks, DavLockSchema } from './dav/dav-locks';
 import { DavProps } from './dav/dav-props';
+import { DavLoginCache } from './dav-logins';
 import { DAV_PASSWORD_MODEL, DavPasswords, DavPasswordSchema, HomeDirPassController } from './dav-passwords';
 import { Realms } from './realms';
 import { ReconcileController, Reconciler } from './reconcile';
@@ -25,9 +27,10 @@ import { TreeToDisk } from './tree-to-disk';
     ]),
     TreeModule,
     UsersModule,
+    TokensModule, // the CredentialCache, whose invalidation DavLoginCache follows
   ],
   controllers: [HomeDirPassController, TaleController, ReconcileController],
-  providers: [Realms, DavSync, DavGateway, DavPasswords, TreeToDisk, TalesService, Reconciler, DavLocks, DavLockRules, DavDeadProps, DavProps],
+  providers: [Realms, DavSync, DavGateway, DavPasswords, DavLoginCache, TreeToDisk, TalesService, Reconciler, DavLocks, DavLockRules, DavDeadProps, DavProps],
   exports: [Realms, Reconciler],
 })
 export class HomeDirsModule {}

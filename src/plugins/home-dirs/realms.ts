@@ -23,6 +23,8 @@ import { MAPPED, mappedFactory } from './mapped.assetstore';
 export type Realm = 'homes' | 'tales';
 export const REALMS: Realm[] = ['homes', 'tales'];
 export const HOME_FOLDER = 'Home';
+/** How long this process trusts a home it made sure of (`Realms.ensureHome`). */
+export const HOME_KNOWN_MS = 5_000;
 
 export const HomeDirsSetting = {
   HOMES_ROOT: 'homedirs.root',
@@ -43,6 +45,8 @@ export class Realms implements OnApplicationBootstrap {
   private readonly roots: Record<Realm, string> = { homes: '', tales: '' };
   private readonly assetstoreIds: Partial<Record<Realm, Types.ObjectId>> = {};
   private started!: () => void;
+  /** Homes this process made sure of recently: login → user id and until when (see `ensureHome`). */
+  private readonly knownHomes = new Map<string, { userId: string; until: number }>();
   /** Resolves once roots, mapped stores and homes are in place at start-up. */
   readonly ready = new Promise<void>((resolve) => (this.started = resolve));
 
@@ -100,8 +104,21 @@ export class Realms implements OnApplicationBootstrap {
     return this.folders.findMapped(realm, key);
   }
 
-  /** Makes the user's `Home` folder and directory when missing. */
-  async ensureHome(user: UserDoc): Promise<FolderDoc> {
+  /**
+   * Makes the user's `Home` folder and directory when missing. Every WebDAV request calls this: once
+   * this process has made sure of a home it trusts it for `HOME_KNOWN_MS` (no query, no mkdir). It
+   * forgets sooner when the user's login changes, the user is deleted or a home folder is removed
+   * here; a home folder or directory removed elsewhere comes back within that time, as before.
+   */
+  async ensureHome(user: UserDoc): Promise<void> {
+    const known = this.knownHomes.get(user.login);
+    if (known && known.userId === String(user._id) && known.until > Date.now()) return;
+    await this.makeHome(user);
+    if (this.knownHomes.size >= 10_000) this.knownHomes.clear();
+    this.knownHomes.set(user.login, { userId: String(user._id), until: Date.now() + HOME_KNOWN_MS });
+  }
+
+  private async makeHome(user: UserDoc): Promise<FolderDoc> {
     const existing = await this.rootFolder('homes', user.login);
     await fs.mkdir(this.directory('homes', user.login), { recursive: true });
     if (existing) return existing;
@@ -114,11 +131,26 @@ export class Realms implements OnApplicationBootstrap {
     );
   }
 
-  /** The tree node at `segments` below a realm root folder, walking child names. */
-  async nodeAt(rootFolder: FolderDoc, segments: string[]): Promise<MappedNode> {
+  /** A home folder went, or a user's login or existence changed: the next request makes sure again. */
+  forgetHome(login: string): void {
+    this.knownHomes.delete(login);
+  }
+
+  /**
+   * The tree node at `segments` below a realm root folder, walking child names. `itemFirst`: the
+   * last name is looked up as an item first (one query when it is one: a folder and an item never
+   * share a name in a folder, the tree reserves names for both).
+   */
+  async nodeAt(rootFolder: FolderDoc, segments: string[], opts: { itemFirst?: boolean } = {}): Promise<MappedNode> {
     let folder = rootFolder;
     for (let i = 0; i < segments.length; i++) {
       const lower = lowerNameOf(segments[i].normalize('NFC'));
+      if (opts.itemFirst && i === segments.length - 1) {
+        const item = await this.items.findChild(folder._id, lower);
+        if (item) return { kind: 'item', doc: item };
+        const child = await this.folders.findChild('folder', folder._id, lower);
+        return child ? { kind: 'folder', doc: child } : null;
+      }
       const child = await this.folders.findChild('folder', folder._id, lower);
       if (child) {
         folder = child;
@@ -170,6 +202,8 @@ export class Realms implements OnApplicationBootstrap {
   async onUserSave(event: AppEvent<SaveInfo<UserDoc>>): Promise<void> {
     const { doc, previous } = event.info;
     if (!previous || previous.login === doc.login) return;
+    this.forgetHome(previous.login);
+    this.forgetHome(doc.login);
     const from = this.directory('homes', previous.login);
     const to = this.directory('homes', doc.login);
     if (await fs.lstat(to).then(() => true, () => false)) throw new ConflictError(`A home directory for ${doc.login} already exists on disk.`);
@@ -182,9 +216,22 @@ export class Realms implements OnApplicationBootstrap {
   async onUserSaved(event: AppEvent<SaveInfo<UserDoc>>): Promise<void> {
     const { doc, previous } = event.info;
     if (!previous || previous.login === doc.login) return;
+    this.forgetHome(previous.login);
+    this.forgetHome(doc.login);
     const home = await this.rootFolder('homes', previous.login);
     if (home) await this.tree.setMapping(home, { realm: 'homes', key: doc.login });
     await this.ensureHome(doc);
+  }
+
+  @OnEvent('model.user.remove.after', 'homeDirs.forgetHome')
+  onUserRemoved(event: AppEvent<UserDoc>): void {
+    this.forgetHome(event.info.login);
+  }
+
+  /** A home folder removed through the tree (its directory goes with it). */
+  @OnEvent('model.folder.remove.after', 'homeDirs.forgetRemovedHome')
+  onFolderRemoved(event: AppEvent<FolderDoc>): void {
+    if (event.info.mapping?.realm === 'homes') this.forgetHome(event.info.mapping.key);
   }
 
   /** A home exists from the moment its user does. */

@@ -14,6 +14,8 @@ import { TokenService } from '../../../modules/auth/token.service';
 import { FoldersRepository } from '../../../modules/tree/repositories/folders.repository';
 import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
 import type { UserDoc } from '../../../modules/users/user.schema';
+import { DavLoginCache } from '../dav-logins';
+import { DavPasswords } from '../dav-passwords';
 import { Realm, REALMS, Realms } from '../realms';
 import { DavDeadProps } from './dav-dead-props';
 import { serveFile } from './dav-get';
@@ -66,6 +68,8 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     private readonly lockRules: DavLockRules,
     private readonly props: DavProps,
     private readonly deadProps: DavDeadProps,
+    private readonly logins: DavLoginCache,
+    private readonly davPasswords: DavPasswords,
   ) {}
 
   onModuleInit(): void {
@@ -109,13 +113,15 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
   private handle(req: Request, res: Response, _next: NextFunction): void {
     withoutCors(res);
     this.current.run({ req, res }, () =>
-      RequestContext.run({ origin: 'dav', ip: req.ip }, () => {
-        this.prepare(req, res)
-          .then((answered) => {
-            if (!answered) this.server.executeRequest(req, res);
-          })
-          .catch((err) => this.refuse(req, res, err));
-      }),
+      RequestContext.run({ origin: 'dav', ip: req.ip }, () =>
+        this.sync.withMemo(() => {
+          this.prepare(req, res)
+            .then((answered) => {
+              if (!answered) this.server.executeRequest(req, res);
+            })
+            .catch((err) => this.refuse(req, res, err));
+        }),
+      ),
     );
   }
 
@@ -172,17 +178,32 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     return false;
   }
 
-  /** Basic only, login (not email) plus WebDAV password, `token:` or `key:`; every failure counts toward the lockout. */
+  /**
+   * Basic only, login (not email) plus WebDAV password, `token:` or `key:`; every failure counts toward the lockout.
+   * A login + WebDAV password this process verified within the last seconds is taken from the
+   * DavLoginCache (no database round trip); see there for how it is kept true.
+   */
   private async authenticate(req: Request): Promise<UserDoc> {
     const basic = parseBasicAuth(req.headers.authorization);
     if (!basic) throw new DavRefusal(401, 'Log in with your login and WebDAV password, token:<token> or key:<API key>.', { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
+    const cached = await this.logins.get(basic.user, basic.password);
+    if (cached) {
+      // a WebDAV password grants every scope
+      RequestContext.setAuth(cached, null);
+      return cached;
+    }
+    const generation = this.logins.generation();
     const result = await this.auth.basicLogin(basic.user, basic.password, req.ip, { alternatives: true, accountPassword: false }).catch((err) => {
+      this.logins.forgetLogin(basic.user);
       if (err instanceof AppError && err.status === 401) throw new DavRefusal(401, err.message, { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
       throw err;
     });
     if (result.user.login !== basic.user) throw new DavRefusal(401, 'Use your login, not your email, for WebDAV.', { 'WWW-Authenticate': `Basic realm="${REALM_NAME}"` });
     const scope = READ_METHODS.has(req.method) ? TokenScope.DATA_READ : TokenScope.DATA_WRITE;
     if (!TokenService.hasScope(result.scope ?? result.token?.scope ?? null, scope)) throw new DavRefusal(403, 'These credentials do not allow this operation.');
+    if (!result.token && !result.scope && this.davPasswords.verifiedNow(result.user, basic.password)) {
+      this.logins.set(basic.user, basic.password, result.user, generation);
+    }
     RequestContext.setAuth(result.user, result.token);
     return result.user;
   }

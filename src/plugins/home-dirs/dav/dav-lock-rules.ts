@@ -52,12 +52,20 @@ export class DavLockRules {
     const method = req.method;
     const required: DavLockDoc[] = [];
     const parentOf = (p: string) => path.posix.dirname(p);
-    const memberLocks = async (p: string) => (await this.locks.covering(parentOf(p))).filter((l) => l.path === parentOf(p) && l.depth === 0);
-    if (['PUT', 'DELETE', 'PROPPATCH', 'MKCOL', 'MOVE'].includes(method)) required.push(...(await this.locks.covering(target)));
-    if (['DELETE', 'MOVE'].includes(method)) required.push(...(await this.locks.below(target)));
-    if (['PUT', 'MKCOL', 'DELETE', 'MOVE'].includes(method)) required.push(...(await memberLocks(target)));
+    // the locks covering a path and the depth-0 locks on its parent (an ancestor too), from one query
+    const coveringAndMember = async (p: string) => {
+      const near = await this.locks.onPathOrAbove(p);
+      return { covering: near.filter((l) => l.path === p || l.depth === 'infinity'), member: near.filter((l) => l.path === parentOf(p) && l.depth === 0) };
+    };
+    if (['PUT', 'MKCOL', 'DELETE', 'MOVE'].includes(method)) {
+      const { covering, member } = await coveringAndMember(target);
+      required.push(...covering);
+      if (['DELETE', 'MOVE'].includes(method)) required.push(...(await this.locks.below(target)));
+      required.push(...member);
+    } else if (method === 'PROPPATCH') required.push(...(await this.locks.covering(target)));
     if (destination && (method === 'COPY' || method === 'MOVE')) {
-      required.push(...(await this.locks.covering(destination)), ...(await this.locks.below(destination)), ...(await memberLocks(destination)));
+      const { covering, member } = await coveringAndMember(destination);
+      required.push(...covering, ...(await this.locks.below(destination)), ...member);
     }
     const exclusive = required.filter((l) => l.scope === 'exclusive');
     const shared = required.filter((l) => l.scope === 'shared');

@@ -62,9 +62,12 @@ export class DavLocks {
 
   /** Locks whose scope includes `p`: on it, or depth-infinity on an ancestor. */
   async covering(p: string): Promise<DavLockDoc[]> {
-    const ancestors = pathAndAncestors(p);
-    const found = await this.model.find({ path: { $in: ancestors }, expires: { $gt: new Date() } }).lean<DavLockDoc[]>().exec();
-    return found.filter((l) => l.path === p || l.depth === 'infinity');
+    return (await this.onPathOrAbove(p)).filter((l) => l.path === p || l.depth === 'infinity');
+  }
+
+  /** Every lock rooted at `p` or an ancestor of it, whatever its depth (one query for `covering` of `p` and of its parent). */
+  onPathOrAbove(p: string): Promise<DavLockDoc[]> {
+    return this.model.find({ path: { $in: pathAndAncestors(p) }, expires: { $gt: new Date() } }).lean<DavLockDoc[]>().exec();
   }
 
   /** Locks rooted strictly below `p` (a DELETE or MOVE of `p` needs their tokens too). */

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { promises as fs, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { lookup as mimeLookup } from 'mime-types';
@@ -7,6 +8,7 @@ import { RequestContext } from '../../../common/request-context';
 import { FilesRepository } from '../../../modules/tree/repositories/files.repository';
 import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../../modules/tree/schemas/item.schema';
+import { lowerNameOf } from '../../../modules/tree/tree-names';
 import { TreeService } from '../../../modules/tree/tree.service';
 import { MappedNode, Realm, REALMS, Realms } from '../realms';
 
@@ -58,38 +60,59 @@ export function etagOf(s: Stats): string {
  */
 @Injectable()
 export class DavSync {
+  /**
+   * Folders this request has resolved (path → document), so that each path is read once per
+   * request, not once per step. Only folders that exist are kept; a removal or move in the tree
+   * empties it, and a folder this request creates is added.
+   */
+  private readonly memo = new AsyncLocalStorage<Map<string, FolderDoc>>();
+
   constructor(
     private readonly realms: Realms,
     private readonly tree: TreeService,
     private readonly files: FilesRepository,
   ) {}
 
+  /** Runs one WebDAV request with its own memo of resolved folders. */
+  withMemo<T>(fn: () => T): T {
+    return this.memo.run(new Map(), fn);
+  }
+
   async node(at: RealmPath): Promise<MappedNode> {
-    const root = await this.rootFolder(at);
-    return this.realms.nodeAt(root, at.segments);
+    if (at.segments.length === 0) return { kind: 'folder', doc: (await this.folderAt(at, 0))! };
+    const parent = await this.folderAt(at, at.segments.length - 1);
+    if (!parent) return null;
+    const node = await this.realms.nodeAt(parent, [last(at)]);
+    if (node?.kind === 'folder') this.memo.getStore()?.set(memoKey(at, at.segments.length), node.doc);
+    return node;
   }
 
   async folderCreated(at: RealmPath): Promise<void> {
     const parent = await this.parentFolder(at);
-    await this.tree.createFolder({ type: 'folder', doc: parent }, { name: last(at) }, { creator: RequestContext.user() });
+    const made = await this.tree.createFolder({ type: 'folder', doc: parent }, { name: last(at) }, { creator: RequestContext.user() });
+    this.memo.getStore()?.set(memoKey(at, at.segments.length), made);
   }
 
   /** A file now holds `size` bytes: its item and file record are made or updated. */
   async fileWritten(at: RealmPath, size: number): Promise<void> {
     const parent = await this.parentFolder(at);
-    const node = await this.realms.nodeAt(parent, [last(at)]);
+    const node = await this.realms.nodeAt(parent, [last(at)], { itemFirst: true });
     if (node?.kind === 'folder') throw new ConflictError(`A folder named ${last(at)} exists here.`);
     // names are unique case-insensitively in the tree; on disk they are not
     if (node && node.doc.name !== last(at)) throw new ConflictError(`"${node.doc.name}" already exists here; names differ in more than case.`);
     const item = node?.kind === 'item' ? node.doc : await this.tree.createItem(parent, { name: last(at) }, { creator: RequestContext.user() });
-    await this.recordBytes(item, size);
+    await this.recordBytes(item, size, at.realm, !node);
   }
 
   async removed(at: RealmPath): Promise<void> {
     const node = await this.node(at);
     if (!node) return; // not in the tree: nothing to remove there
-    if (node.kind === 'folder') await this.tree.deleteFolder(node.doc);
-    else await this.tree.deleteItem(node.doc);
+    try {
+      if (node.kind === 'folder') await this.tree.deleteFolder(node.doc);
+      else await this.tree.deleteItem(node.doc);
+    } finally {
+      this.memo.getStore()?.clear();
+    }
   }
 
   /** A rename, a move or both, as one tree write. */
@@ -102,13 +125,17 @@ export class DavSync {
       await this.imported(to);
       return;
     }
-    if (node.kind === 'folder') {
-      await this.tree.updateFolder(node.doc, { name, parent: { type: 'folder', doc: parent } });
-      return;
-    }
-    const moved = await this.tree.updateItem(node.doc, { name, folder: parent });
-    for (const file of await this.files.ofItem(moved._id)) {
-      if (file.name !== name) await this.tree.updateFile(file, { name, mimeType: mimeOf(name) });
+    try {
+      if (node.kind === 'folder') {
+        await this.tree.updateFolder(node.doc, { name, parent: { type: 'folder', doc: parent } });
+        return;
+      }
+      const moved = await this.tree.updateItem(node.doc, { name, folder: parent });
+      for (const file of await this.files.ofItem(moved._id)) {
+        if (file.name !== name) await this.tree.updateFile(file, { name, mimeType: mimeOf(name) });
+      }
+    } finally {
+      this.memo.getStore()?.clear();
     }
   }
 
@@ -129,9 +156,10 @@ export class DavSync {
     }
   }
 
-  private async recordBytes(item: ItemDoc, size: number): Promise<void> {
-    const [file, ...extra] = await this.files.ofItem(item._id);
-    const assetstoreId = this.realms.assetstoreId((await this.realmOf(item)) ?? 'homes');
+  /** `isNew`: the item was made just now, so it has no file record yet. `realm`: where the item is (its path says). */
+  private async recordBytes(item: ItemDoc, size: number, realm: Realm, isNew: boolean): Promise<void> {
+    const [file, ...extra] = isNew ? [] : await this.files.ofItem(item._id);
+    const assetstoreId = this.realms.assetstoreId(realm);
     if (!file) {
       await this.tree.createFile(item, { name: item.name, size, mimeType: mimeOf(item.name), assetstoreId, bytes: { sha512: null, path: null } }, RequestContext.user());
       return;
@@ -141,11 +169,6 @@ export class DavSync {
     await this.tree.replaceFileContents(file, { size, assetstoreId, bytes: { sha512: null, path: null } });
   }
 
-  private async realmOf(item: ItemDoc): Promise<Realm | null> {
-    const folder = await this.tree.folderById(item.folderId);
-    return folder ? ((await this.realms.locate(folder))?.realm ?? null) : null;
-  }
-
   private async rootFolder(at: RealmPath): Promise<FolderDoc> {
     const root = await this.realms.rootFolder(at.realm, at.key);
     if (!root) throw new NotFoundError(`No ${at.realm === 'homes' ? 'home' : 'tale workspace'} ${at.key} in the tree.`);
@@ -153,11 +176,41 @@ export class DavSync {
   }
 
   private async parentFolder(at: RealmPath): Promise<FolderDoc> {
-    const root = await this.rootFolder(at);
-    const parent = await this.realms.nodeAt(root, at.segments.slice(0, -1));
-    if (parent?.kind !== 'folder') throw new NotFoundError(`The parent of ${at.segments.join('/')} is not a folder in the tree.`);
-    return parent.doc;
+    const parent = await this.folderAt(at, at.segments.length - 1);
+    if (!parent) throw new NotFoundError(`The parent of ${at.segments.join('/')} is not a folder in the tree.`);
+    return parent;
   }
+
+  /**
+   * The folder at the first `depth` segments of `at` (0: the realm root), from the memo where this
+   * request resolved it or a prefix of it already; null when it is not a folder in the tree
+   * (NotFoundError when the realm root itself is missing).
+   */
+  private async folderAt(at: RealmPath, depth: number): Promise<FolderDoc | null> {
+    const memo = this.memo.getStore();
+    let known = depth;
+    let folder = memo?.get(memoKey(at, known));
+    while (!folder && memo && known > 0) folder = memo.get(memoKey(at, --known));
+    if (!folder) {
+      folder = await this.rootFolder(at);
+      known = 0;
+      memo?.set(memoKey(at, 0), folder);
+    }
+    for (let i = known; i < depth; i++) {
+      const child = await this.realms.nodeAt(folder, [at.segments[i]]);
+      if (child?.kind !== 'folder') return null;
+      folder = child.doc;
+      memo?.set(memoKey(at, i + 1), folder);
+    }
+    return folder;
+  }
+}
+
+/** A memo key: realm, key and the first `depth` segments, compared as the tree compares names. */
+function memoKey(at: RealmPath, depth: number): string {
+  let key = `${at.realm}/${at.key}`;
+  for (let i = 0; i < depth; i++) key += `/${lowerNameOf(at.segments[i].normalize('NFC'))}`;
+  return key;
 }
 
 function last(at: RealmPath): string {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, Stats } from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +21,8 @@ type Callback<T> = (error?: Error, result?: T) => void;
  */
 export class MappedFileSystem extends webdav.FileSystem {
   private readonly stats = new WeakMap<object, Map<string, Stats | null>>();
+  /** PUTs whose file `_create` made on disk just now: the write stream records it in the tree, once, with its size. */
+  private readonly createdByPut = new WeakSet<object>();
 
   constructor(
     private readonly realms: Realms,
@@ -72,7 +75,9 @@ export class MappedFileSystem extends webdav.FileSystem {
         await this.undoOnFailure(() => this.sync.folderCreated(at), () => fs.rmdir(at.disk));
       } else {
         await (await fs.open(at.disk, 'wx')).close();
-        await this.undoOnFailure(() => this.sync.fileWritten(at, 0), () => fs.rm(at.disk, { force: true }));
+        // a PUT opens its write stream next: the tree learns of the file once, when its bytes are in
+        if ((info.context as webdav.HTTPRequestContext).request?.method === 'PUT') this.createdByPut.add(info.context);
+        else await this.undoOnFailure(() => this.sync.fileWritten(at, 0), () => fs.rm(at.disk, { force: true }));
       }
     })().then(() => callback(), (err) => callback(fsError(err)));
   }
@@ -86,6 +91,11 @@ export class MappedFileSystem extends webdav.FileSystem {
     const at = this.inside(p);
     if (!at) return callback(webdav.Errors.Forbidden);
     this.forget(info.context);
+    const created = this.createdByPut.has(info.context);
+    this.createdByPut.delete(info.context);
+    // a file this PUT made that gets no bytes (open failed, upload aborted) is recorded empty, as the
+    // tree step of `_create` did before the body was read; the tree step keeps this request's context
+    const recordEmpty = AsyncResource.bind(() => this.undoOnFailure(() => this.sync.fileWritten(at, 0), () => fs.rm(at.disk, { force: true })));
     const temp = path.join(path.dirname(at.disk), `${TEMP_PREFIX}put-${randomBytes(8).toString('hex')}`);
     fs.open(temp, 'wx', 0o644).then((handle) => {
       let size = 0;
@@ -93,7 +103,12 @@ export class MappedFileSystem extends webdav.FileSystem {
       const discard = () => {
         if (finished) return;
         finished = true;
-        void handle.close().catch(() => {}).then(() => fs.rm(temp, { force: true }));
+        void handle
+          .close()
+          .catch(() => {})
+          .then(() => fs.rm(temp, { force: true }))
+          .then(() => (created ? recordEmpty() : undefined))
+          .catch(() => {});
       };
       const stream = new Writable({
         write: (chunk: Buffer, _enc, done) => {
@@ -107,7 +122,10 @@ export class MappedFileSystem extends webdav.FileSystem {
             await handle.sync();
             await handle.close();
             finished = true;
-            await this.undoOnFailure(() => this.sync.fileWritten(at, size), () => fs.rm(temp, { force: true }));
+            await this.undoOnFailure(
+              () => this.sync.fileWritten(at, size),
+              () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
+            );
             await fs.rename(temp, at.disk);
           })().then(() => done(), (err) => done(fsError(err)));
         },
@@ -126,7 +144,10 @@ export class MappedFileSystem extends webdav.FileSystem {
         else request.once('close', abortIfIncomplete);
       }
       callback(undefined, stream);
-    }, (err) => callback(fsError(err)));
+    }, (err) => {
+      if (!created) return callback(fsError(err));
+      recordEmpty().then(() => callback(fsError(err)), () => callback(fsError(err)));
+    });
   }
 
   protected override _delete(p: webdav.Path, info: webdav.DeleteInfo, callback: Callback<void>): void {
