@@ -4,12 +4,21 @@
  * a scan answers. (Stock mongo-java-server loses a renamed collection at the next restart, and a
  * new collection under the old name inherits the old index entries: both are checked here.)
  */
-import { Collection, Db, Document, Long, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { Collection, Db, Document, Long, MongoClient, MongoServerError, ObjectId, WithId } from 'mongodb';
 import { EmbeddedServer, canonical, indexUsage, scanOf, withStockServer } from './support';
 
 const FOLDERS = Array.from({ length: 8 }, () => new ObjectId());
 
-function items(n: number, start = 0): Document[] {
+/** An item as items() makes it (with its _id). Some tests also insert partial ones: a duplicate key alone, `{ size: 1 }`. */
+interface ItemDoc {
+  folderId: ObjectId;
+  name: string;
+  lowerName: string;
+  tags: string[];
+  size: number;
+}
+
+function items(n: number, start = 0): WithId<ItemDoc>[] {
   return Array.from({ length: n }, (_, k) => {
     const i = start + k;
     return {
@@ -144,7 +153,7 @@ describe('embedded database collections', () => {
   }, 120_000);
 
   it('an index created over existing documents, dropped and created again, stays exact', async () => {
-    const c = db.collection('later');
+    const c = db.collection<Partial<ItemDoc>>('later');
     await c.insertMany(items(300, 9000));
     await c.createIndex({ size: 1, lowerName: 1 });
     await c.createIndex({ tags: 1 });
@@ -169,8 +178,8 @@ describe('embedded database collections', () => {
 
     await server.restart();
     db = server.client!.db('coll');
-    await sameAsScan(db.collection('later'), [...queries, { size: 1 }]);
-    await expect(db.collection('later').insertOne({ size: 1 })).rejects.toMatchObject({ code: 11000 });
+    await sameAsScan(db.collection<Partial<ItemDoc>>('later'), [...queries, { size: 1 }]);
+    await expect(db.collection<Partial<ItemDoc>>('later').insertOne({ size: 1 })).rejects.toMatchObject({ code: 11000 });
   }, 120_000);
 
   it('a store written by stock mongo-java-server gets its indexes built when the extension opens it', async () => {

@@ -10,7 +10,7 @@
  * aggregations (in scan order, and grouped) and distinct; and $indexStats must show that the
  * indexes were used. Replay a failure with SEED=<seed printed in the failure>.
  */
-import { Collection, Db, Document, Double, Long, ObjectId } from 'mongodb';
+import { Collection, Db, Document, Double, Long, ObjectId, OptionalId } from 'mongodb';
 import { EmbeddedServer, Random, canonical, indexUsage, suiteSeed, waitForStoreFlush } from './support';
 
 const seed = suiteSeed();
@@ -48,14 +48,47 @@ const INDEXES: Array<[Document, Document?]> = [
   [{ expires: 1 }, { expireAfterSeconds: 3600 }],
 ];
 
+/** The _id of a test document (newId): mostly ObjectIds, some strings and numbers. */
+type TestId = ObjectId | string | number;
+
+/** An access entry, as the product stores them under `access.users` and `access.groups`. */
+interface AccessEntry {
+  id: ObjectId;
+  level: number;
+}
+
+/**
+ * A document of both collections. makeDoc leaves fields out at random and gives some of them
+ * several types on purpose (size, tags, meta); the random writes change, unset and rename them.
+ */
+interface TestDoc {
+  _id: TestId;
+  folderId?: ObjectId | null;
+  name?: string;
+  lowerName?: string;
+  /** lowerName under the name a `$rename` gives it */
+  lower?: string;
+  uname?: string;
+  parentCollection?: string;
+  size?: number | Double | Long | string | null;
+  flag?: boolean;
+  created?: Date;
+  expires?: Date;
+  tags?: string | string[];
+  access?: { users?: AccessEntry[]; groups?: AccessEntry[] };
+  groups?: ObjectId[];
+  meta?: string | { k?: number | null | Array<number | string>; other?: number };
+  edits?: number;
+}
+
 let counter = 0;
-const ids: unknown[] = [];
+const ids: TestId[] = [];
 
 function maybe<T>(p: number, make: () => T): T | undefined {
   return rnd.chance(p) ? make() : undefined;
 }
 
-function sizeValue(): unknown {
+function sizeValue(): TestDoc['size'] | undefined {
   switch (rnd.int(7)) {
     case 0:
     case 1:
@@ -73,7 +106,7 @@ function sizeValue(): unknown {
   }
 }
 
-function newId(): unknown {
+function newId(): TestId {
   // mostly driver ObjectIds; some strings and numbers, so that the scan order mixes types
   const r = rnd.int(20);
   if (r === 0) return `s${rnd.int(1000)}-${counter}`;
@@ -81,10 +114,10 @@ function newId(): unknown {
   return oid();
 }
 
-function makeDoc(id: unknown = newId()): Document {
+function makeDoc(id: TestId = newId()): TestDoc {
   counter++;
   const name = rnd.pick(NAMES);
-  const doc: Document = { _id: id };
+  const doc: TestDoc = { _id: id };
   const folder = rnd.int(20);
   if (folder < 17) doc.folderId = rnd.pick(FOLDERS);
   else if (folder < 19) doc.folderId = null;
@@ -209,7 +242,7 @@ function makeQuery(): { q: Document; sort?: Document; skip?: number; limit?: num
   return rnd.pick(shapes)();
 }
 
-async function answer(collection: Collection, query: ReturnType<typeof makeQuery>): Promise<string[]> {
+async function answer(collection: Collection<TestDoc>, query: ReturnType<typeof makeQuery>): Promise<string[]> {
   const { q, sort, skip, limit, projection } = query;
   const attempt = async (fn: () => Promise<unknown>) => {
     try {
@@ -240,10 +273,10 @@ async function answer(collection: Collection, query: ReturnType<typeof makeQuery
 const ANSWERS = ['find', 'countDocuments', 'countDocuments skip 2 limit 5', '$match', '$match $group', '$match $count', 'distinct'];
 
 /** Applies one random write to both collections; both must answer the same. */
-async function write(indexed: Collection, reference: Collection, serverOutput: () => string): Promise<void> {
+async function write(indexed: Collection<TestDoc>, reference: Collection<TestDoc>, serverOutput: () => string): Promise<void> {
   const F = () => rnd.pick(FOLDERS);
   const id = () => rnd.pick(ids);
-  const ops: Array<() => [string, (c: Collection) => Promise<unknown>]> = [
+  const ops: Array<() => [string, (c: Collection<TestDoc>) => Promise<unknown>]> = [
     () => {
       const doc = makeDoc();
       ids.push(doc._id);
@@ -306,7 +339,7 @@ async function write(indexed: Collection, reference: Collection, serverOutput: (
     },
     () => {
       const target = id();
-      const replacement = makeDoc(target);
+      const replacement: OptionalId<TestDoc> = makeDoc(target);
       delete replacement._id;
       return ['replaceOne', (c) => c.replaceOne({ _id: target }, { ...replacement })];
     },
@@ -321,7 +354,7 @@ async function write(indexed: Collection, reference: Collection, serverOutput: (
     () => {
       const filter = { folderId: F() };
       const update = { $set: { lowerName: `${rnd.pick(NAMES)}-${rnd.int(4)}` }, $inc: { edits: 1 } };
-      const sort = { lowerName: rnd.pick([1, -1]) } as const;
+      const sort = { lowerName: rnd.pick([1, -1] as const) };
       const returnDocument = rnd.pick(['before', 'after'] as const);
       return ['findOneAndUpdate', (c) => c.findOneAndUpdate(filter, update, { sort, returnDocument })];
     },
@@ -337,7 +370,7 @@ async function write(indexed: Collection, reference: Collection, serverOutput: (
     },
   ];
   const [name, op] = rnd.pick(ops)();
-  const run = (c: Collection) => op(c).catch((e: Error) => ({ error: e.message }));
+  const run = (c: Collection<TestDoc>) => op(c).catch((e: Error) => ({ error: e.message }));
   const [a, b] = [await run(indexed), await run(reference)];
   if (canonical(a) !== canonical(b)) {
     const server = serverOutput().slice(-3000);
@@ -348,13 +381,13 @@ async function write(indexed: Collection, reference: Collection, serverOutput: (
 describe(`embedded database indexes (SEED=${seed})`, () => {
   const server = new EmbeddedServer('strata-idx-');
   let db: Db;
-  let indexed: Collection;
-  let reference: Collection;
+  let indexed: Collection<TestDoc>;
+  let reference: Collection<TestDoc>;
 
   const connect = () => {
     db = server.client!.db('idx');
-    indexed = db.collection('indexed');
-    reference = db.collection('reference');
+    indexed = db.collection<TestDoc>('indexed');
+    reference = db.collection<TestDoc>('reference');
   };
 
   /** Every query of a fresh random battery answers the same on both collections. */

@@ -4,7 +4,7 @@
  * shut down cleanly and rebuilds every index from the documents before it accepts clients. Each
  * restart is checked by comparing index answers with a scan of the same collection.
  */
-import { Collection, Document, Double, Int32, Long, MongoClient, ObjectId } from 'mongodb';
+import { Collection, Document, Double, Int32, Long, MongoClient, ObjectId, WithId } from 'mongodb';
 import { EmbeddedServer, Random, canonical, launchServer, scanOf, sleep, suiteSeed, waitForStoreFlush, withStockServer } from './support';
 
 const seed = suiteSeed();
@@ -12,7 +12,23 @@ const rnd = new Random(seed);
 const FOLDERS = Array.from({ length: 12 }, () => new ObjectId());
 const USERS = Array.from({ length: 6 }, () => new ObjectId());
 
-async function declare(c: Collection): Promise<void> {
+/**
+ * The _id of a document: the driver's ObjectId for item(), every kind the library accepts as a key
+ * for mixed(); the driver reads Int32, Long and Double values back as numbers.
+ */
+type ItemId = ObjectId | string | number | Int32 | Long | Double | Date | { k: number; t: string };
+
+/** A document of the `items` collections, as item() and mixed() make it; a duplicate insert has only its key. */
+interface ItemDoc {
+  _id?: ItemId;
+  folderId?: ObjectId;
+  lowerName: string;
+  access?: { users: Array<{ id: ObjectId; level: number }> };
+  updated?: Date;
+  size?: number;
+}
+
+async function declare(c: Collection<ItemDoc>): Promise<void> {
   await c.createIndex({ folderId: 1, lowerName: 1 }, { unique: true });
   await c.createIndex({ folderId: 1 });
   await c.createIndex({ 'access.users.id': 1 });
@@ -20,7 +36,7 @@ async function declare(c: Collection): Promise<void> {
 }
 
 let made = 0;
-function item(): Document {
+function item(): ItemDoc {
   made++;
   return {
     folderId: rnd.pick(FOLDERS),
@@ -32,7 +48,7 @@ function item(): Document {
 }
 
 /** Index answers equal scan answers; every document is found by _id and by its unique key. */
-async function consistent(c: Collection): Promise<number> {
+async function consistent(c: Collection<ItemDoc>): Promise<number> {
   const all = await c.find({}).toArray();
   const queries: Document[] = [
     ...FOLDERS.map((folderId) => ({ folderId })),
@@ -65,7 +81,7 @@ async function consistent(c: Collection): Promise<number> {
 
 describe(`embedded database after SIGKILL (SEED=${seed})`, () => {
   const server = new EmbeddedServer('strata-kill-');
-  const collection = () => server.client!.db('kill').collection('items');
+  const collection = () => server.client!.db('kill').collection<ItemDoc>('items');
 
   beforeAll(async () => {
     await server.start();
@@ -127,11 +143,11 @@ describe(`embedded database after SIGKILL (SEED=${seed})`, () => {
  */
 describe(`embedded database: _id index of an older store, and kills while indexes are filled (SEED=${seed})`, () => {
   const server = new EmbeddedServer('strata-kill-ids-');
-  const collection = () => server.client!.db('ids').collection('items');
+  const collection = () => server.client!.db('ids').collection<ItemDoc>('items');
   let next = 0;
 
   /** Documents with every kind of _id the library accepts as a key (numbers of three types, strings, subdocuments, dates). */
-  function mixed(n: number): Document[] {
+  function mixed(n: number): ItemDoc[] {
     return Array.from({ length: n }, () => {
       const i = next++;
       const ids = [
@@ -148,7 +164,7 @@ describe(`embedded database: _id index of an older store, and kills while indexe
   }
 
   /** Every document is found by _id (alone, in $in, counted), an existing _id is refused, and _id pages match a scan. */
-  async function idsIntact(c: Collection, expected?: Document[]): Promise<Document[]> {
+  async function idsIntact(c: Collection<ItemDoc>, expected?: WithId<ItemDoc>[]): Promise<WithId<ItemDoc>[]> {
     const all = await c.find({}).toArray();
     if (expected) expect(canonical(all)).toBe(canonical(expected));
     for (let i = 0; i < all.length; i += 100) {
@@ -185,8 +201,8 @@ describe(`embedded database: _id index of an older store, and kills while indexe
     await withStockServer(server.dataDir, async (uri) => {
       const client = await MongoClient.connect(uri);
       try {
-        await declare(client.db('ids').collection('items'));
-        await client.db('ids').collection('items').insertMany(docs);
+        await declare(client.db('ids').collection<ItemDoc>('items'));
+        await client.db('ids').collection<ItemDoc>('items').insertMany(docs);
       } finally {
         await client.close();
       }

@@ -174,7 +174,7 @@ export function suiteSeed(): number {
 }
 
 /** Number of queries each ordered index served, from `$indexStats` (the library reports 0 for its own). */
-export async function indexUsage(collection: Collection): Promise<Record<string, number>> {
+export async function indexUsage<T extends Document>(collection: Collection<T>): Promise<Record<string, number>> {
   const stats = await collection.aggregate([{ $indexStats: {} }]).toArray();
   const usage: Record<string, number> = {};
   for (const s of stats) usage[s.name as string] = Number((s.accesses as { ops: unknown }).ops);
