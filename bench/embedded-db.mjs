@@ -509,7 +509,7 @@ async function main() {
 
 /**
  * The scale phase of the project's database checker (../shared/dbcheck) on an empty extended
- * server: insert, lookup and $inc latency at 1,000 documents against 100,000 (its PASS needs
+ * server: insert, lookup and $inc latency at 1,000 documents against 50,000 (its PASS needs
  * x3 or less). It is timed, so it runs here rather than in the test suite.
  */
 async function dbcheckScale(classpath, work) {
