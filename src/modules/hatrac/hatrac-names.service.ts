@@ -52,7 +52,7 @@ export class HatracNamesService {
   async get(caller: Caller, name: string, headers: IncomingHttpHeaders, method: string): Promise<HatracReply> {
     const resolved = await this.resolver.name(name);
     if (resolved.doc.kind === 'namespace') return this.listNamespace(caller, resolved, headers, method);
-    const object = await this.resolver.object(name);
+    const object = await this.resolver.objectOf(resolved);
     return this.content(caller, object, await this.resolver.current(object), headers, method);
   }
 
@@ -136,7 +136,7 @@ export class HatracNamesService {
       this.resolver.require(caller, Rules.ownName(live.acl), `change ${name}`);
       throw conflict(`Namespace ${name} already exists.`);
     }
-    if (live) return this.putVersion(caller, await this.resolver.object(name), req);
+    if (live) return this.putVersion(caller, await this.resolver.objectOf(live), req);
     if (deleted) throw conflict(`Name ${name} is not available for use.`);
     checkPreconditions(req.headers, 'PUT', null);
     checkNewName(name);
@@ -147,8 +147,8 @@ export class HatracNamesService {
       return uriListReply(201, [urlOf(name)], urlOf(name));
     }
     const upload = this.uploadHeaders(req.headers); // refuse a bad request before the name is taken
-    await this.createName(caller, name, 'object', req.parents);
-    return this.putVersion(caller, await this.resolver.object(name), req, upload);
+    const created = await this.createName(caller, name, 'object', req.parents);
+    return this.putVersion(caller, await this.resolver.objectOf(created), req, upload);
   }
 
   private async putVersion(caller: Caller, object: ResolvedObject, req: BodyRequest, checked?: ReturnType<HatracNamesService['uploadHeaders']>): Promise<HatracReply> {
@@ -202,8 +202,7 @@ export class HatracNamesService {
     if (!parent.live) {
       if (!parents || parentName === ROOT) throw notFound(`Parent namespace ${parentName}`);
       if (parent.deleted) throw conflict(`Name ${parentName} is not available for use.`);
-      await this.createName(caller, parentName, 'namespace', true);
-      parent = await this.resolver.lookup(parentName);
+      parent = { live: await this.createName(caller, parentName, 'namespace', true), deleted: false };
     }
     const ns = parent.live!;
     if (ns.doc.kind !== 'namespace') throw conflict(`${parentName} is an object, not a namespace.`);
@@ -222,7 +221,7 @@ export class HatracNamesService {
     this.resolver.firewall(caller, 'delete');
     const target = await this.resolver.name(name);
     if (target.doc.kind === 'object') {
-      const object = await this.resolver.object(name);
+      const object = await this.resolver.objectOf(target);
       const current = (await this.resolver.versions(object))[0];
       checkPreconditions(headers, 'DELETE', current ? `"${current.hatrac.version}"` : null);
       await this.requireDeletable(caller, [object]);
@@ -236,7 +235,7 @@ export class HatracNamesService {
     for (const doc of await this.directory.liveDescendants(name)) below.push(await this.resolver.name(doc._id));
     const objects: ResolvedObject[] = [];
     for (const n of below) {
-      if (n.doc.kind === 'object') objects.push(await this.resolver.object(n.doc._id));
+      if (n.doc.kind === 'object') objects.push(await this.resolver.objectOf(n));
       else this.resolver.require(caller, Rules.ownName(n.acl), `delete ${n.doc._id}`);
     }
     await this.requireDeletable(caller, objects);

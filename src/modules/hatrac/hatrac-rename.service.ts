@@ -44,7 +44,7 @@ export class HatracRenameService {
     const { live, deleted } = await this.resolver.lookup(target);
     if (deleted) throw conflict(`Name ${target} is not available for use.`);
     if (live?.doc.kind === 'namespace') throw conflict(`${target} is a namespace.`);
-    const existing = live ? await this.resolver.object(target) : null;
+    const existing = live ? await this.resolver.objectOf(live) : null;
     const current = existing ? (await this.resolver.versions(existing))[0] : undefined;
     checkPreconditions(req.headers, 'POST', current ? `"${current.hatrac.version}"` : null);
     this.resolver.require(caller, Rules.ownName(source.acl), `rename ${command.source}`);

@@ -85,10 +85,14 @@ export class HatracResolver {
   }
 
   async object(name: string): Promise<ResolvedObject> {
-    const resolved = await this.name(name);
-    if (resolved.doc.kind !== 'object') throw notFound(`Object ${name}`);
+    return this.objectOf(await this.name(name));
+  }
+
+  /** The object a name resolved to (404 when it is a namespace), with its item. */
+  async objectOf(resolved: ResolvedName): Promise<ResolvedObject> {
+    if (resolved.doc.kind !== 'object') throw notFound(`Object ${resolved.doc._id}`);
     const item = await this.tree.itemOf(resolved.doc);
-    if (!item) throw notFound(`Object ${name}`);
+    if (!item) throw notFound(`Object ${resolved.doc._id}`);
     return { ...resolved, item };
   }
 

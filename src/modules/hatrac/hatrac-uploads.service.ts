@@ -32,8 +32,7 @@ export class HatracUploadsService {
     const { live, deleted } = await this.resolver.lookup(name);
     if (deleted) throw conflict(`Name ${name} is not available for use.`);
     if (live?.doc.kind === 'namespace') throw conflict(`${name} is a namespace, not an object.`);
-    if (!live) await this.names.createName(caller, name, 'object', req.parents);
-    const object = await this.resolver.object(name);
+    const object = await this.resolver.objectOf(live ?? (await this.names.createName(caller, name, 'object', req.parents)));
     this.resolver.require(caller, Rules.updateObject(object.acl), `update ${name}`);
     const storage = await this.bytes.openJob(spec.nbytes);
     const job = await this.directory.createJob({
