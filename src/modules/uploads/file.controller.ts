@@ -76,8 +76,7 @@ export class FileController {
         ? { type: 'folder', doc: await this.reader.loadFolder(id, AccessLevel.WRITE) }
         : { type: 'item', doc: (await this.reader.loadItem(id, AccessLevel.WRITE)).item };
     const assetstoreId = dto.assetstoreId ? this.adminAssetstore(dto.assetstoreId) : undefined;
-    const started = await this.uploads.start({ parent, name: dto.name, size: dto.size, mimeType: dto.mimeType, assetstoreId });
-    return this.firstChunk(started, req);
+    return this.mapResult(await this.uploads.start({ parent, name: dto.name, size: dto.size, mimeType: dto.mimeType, assetstoreId }, firstChunk(req)));
   }
 
   @Post('chunk')
@@ -145,8 +144,7 @@ export class FileController {
   @ApiOperation({ summary: 'Start an upload that replaces the bytes of a file (then send chunks)' })
   async replace(@Param('id', ObjectIdPipe) id: Types.ObjectId, @Query() dto: ReplaceDto, @Req() req: Request) {
     const { file } = await this.reader.loadFile(id, AccessLevel.WRITE);
-    const started = await this.uploads.start({ parent: null, replace: file, name: file.name, size: dto.size, mimeType: file.mimeType });
-    return this.firstChunk(started, req);
+    return this.mapResult(await this.uploads.start({ parent: null, replace: file, name: file.name, size: dto.size, mimeType: file.mimeType }, firstChunk(req)));
   }
 
   @Post(':id/copy')
@@ -165,16 +163,6 @@ export class FileController {
     const { file } = await this.reader.loadFile(id, AccessLevel.WRITE);
     await this.tree.deleteFile(file);
     return { message: `Deleted file ${file.name}.` };
-  }
-
-  /** A body sent with the start of an upload is its first chunk (a small file in one request). */
-  private async firstChunk(started: UploadDoc | FileDoc, req: Request) {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    const chunked = req.headers['transfer-encoding'] !== undefined;
-    if ('received' in started && (declared > 0 || chunked) && !req.is('application/x-www-form-urlencoded') && !req.is('application/json')) {
-      return this.mapResult(await this.uploads.chunk(started._id, 0, req));
-    }
-    return this.mapResult(started);
   }
 
   private mapResult(result: UploadDoc | FileDoc) {
@@ -198,4 +186,12 @@ export class FileController {
     if (!this.reader.user()?.admin) throw new AccessDeniedError('Only site administrators may choose the assetstore.');
     return parseObjectId(id, 'assetstoreId');
   }
+}
+
+/** A body sent with the start of an upload is its first chunk (a small file in one request). */
+function firstChunk(req: Request): Request | undefined {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if ((declared > 0 || chunked) && !req.is('application/x-www-form-urlencoded') && !req.is('application/json')) return req;
+  return undefined;
 }

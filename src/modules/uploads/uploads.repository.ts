@@ -22,13 +22,18 @@ export class UploadsRepository {
     await this.model.updateOne({ _id: id }, { $set: { state } }).exec();
   }
 
+  /** When a chunk lease taken at `now` runs out (a request that died holding it blocks no longer). */
+  leaseFrom(now: Date): Date {
+    return new Date(now.getTime() + CHUNK_LEASE_MS);
+  }
+
   /** Takes the right to write the chunk at `offset`; false when the offset is stale or a chunk is in flight. */
   async claimChunk(id: Types.ObjectId, offset: number): Promise<boolean> {
     const now = new Date();
     const res = await this.model
       .updateOne(
         { _id: id, status: 'uploading', received: offset, $or: [{ lockedUntil: null }, { lockedUntil: { $lt: now } }] },
-        { $set: { lockedUntil: new Date(now.getTime() + CHUNK_LEASE_MS) } },
+        { $set: { lockedUntil: this.leaseFrom(now) } },
       )
       .exec();
     return res.modifiedCount === 1;
@@ -36,6 +41,11 @@ export class UploadsRepository {
 
   async finishChunk(id: Types.ObjectId, received: number): Promise<void> {
     await this.model.updateOne({ _id: id }, { $set: { received, lockedUntil: null, updated: new Date() } }).exec();
+  }
+
+  /** The last chunk is in: the lease holder moves the upload to `finalizing` in the same write. */
+  async finishLastChunk(id: Types.ObjectId, received: number): Promise<void> {
+    await this.model.updateOne({ _id: id }, { $set: { received, lockedUntil: null, status: 'finalizing', updated: new Date() } }).exec();
   }
 
   async releaseChunk(id: Types.ObjectId): Promise<void> {
