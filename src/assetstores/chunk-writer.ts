@@ -6,15 +6,17 @@ import { ValidationError } from '../common/errors';
 /**
  * Writes an upload chunk into `file` at `offset` (not appended: a chunk that failed half-way is
  * overwritten by its retry), refusing more than `remaining` bytes. On failure the file is cut back
- * to `offset`, so the upload is as it was. Returns the bytes written.
+ * to `offset`, so the upload is as it was. Returns the bytes written. `observe` sees each block
+ * on its way to the file (e.g. to hash it).
  */
-export async function writeChunkAt(file: string, offset: number, remaining: number, chunk: Readable): Promise<number> {
+export async function writeChunkAt(file: string, offset: number, remaining: number, chunk: Readable, observe?: (data: Buffer) => void): Promise<number> {
   let written = 0;
   const limit = new Transform({
     transform(data: Buffer, _enc, done) {
       written += data.length;
-      if (written > remaining) done(new ValidationError(`Received too many bytes: the upload has only ${remaining} left.`));
-      else done(null, data);
+      if (written > remaining) return done(new ValidationError(`Received too many bytes: the upload has only ${remaining} left.`));
+      observe?.(data);
+      done(null, data);
     },
   });
   try {

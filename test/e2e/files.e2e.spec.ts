@@ -88,6 +88,31 @@ describe('uploads', () => {
     expect(Buffer.from(await down.arrayBuffer()).equals(data)).toBe(true);
   });
 
+  it('names each blob by the SHA-512 of its bytes, hashed as chunks arrive or read back after a failed chunk', async () => {
+    const sha512 = (b: Buffer | string) => createHash('sha512').update(b).digest('hex');
+    // one request, and chunks in order: hashed on the way in
+    const small = `hashed on arrival ${Date.now()}`;
+    await put(root._id, 'arrival.txt', small);
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
+    const upload = async (name: string, send: (id: string) => Promise<void>) => {
+      const start = await call(t.api, 'POST', '/file', { token: admin, query: { parentType: 'folder', parentId: root._id, name, size: data.length } });
+      await send(start.body._id);
+    };
+    const chunk = (id: string, offset: number, body: Buffer) => call(t.api, 'POST', '/file/chunk', { token: admin, query: { uploadId: id, offset }, body });
+    await upload('in-order.bin', async (id) => {
+      for (const at of [0, 100_000, 200_000]) expect((await chunk(id, at, data.subarray(at, at + 100_000))).status).toBe(200);
+    });
+    expect(blobs()).toEqual(expect.arrayContaining([sha512(small), sha512(data)]));
+    // a chunk refused half-way leaves no running hash: finalize reads the file back
+    const other = Buffer.from(data.map((b) => b ^ 0xff));
+    await upload('after-failure.bin', async (id) => {
+      expect((await chunk(id, 0, other.subarray(0, 150_000))).status).toBe(200);
+      expect((await chunk(id, 150_000, Buffer.concat([other.subarray(150_000), Buffer.from('extra')]))).status).toBe(400);
+      expect((await chunk(id, 150_000, other.subarray(150_000))).body).toMatchObject({ _modelType: 'file', size: other.length });
+    });
+    expect(blobs()).toContain(sha512(other));
+  });
+
   it('finishes an empty file at once, and cancels an upload', async () => {
     const empty = await call(t.api, 'POST', '/file', { token: admin, query: { parentType: 'folder', parentId: root._id, name: 'empty', size: 0 } });
     expect(empty.body).toMatchObject({ _modelType: 'file', size: 0 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,7 +24,16 @@ export const FILESYSTEM = 'filesystem';
  * check and the removal run under a lock shared with finalize, so they cannot interleave.
  */
 export class FilesystemAssetstore implements AssetstoreAdapter {
+  /** At most this many uploads keep a running SHA-512 (an abandoned one is dropped first). */
+  static readonly MAX_RUNNING_HASHES = 1_000;
   private readonly root: string;
+  /**
+   * SHA-512 of each upload's bytes so far, by upload id, while its chunks arrive in order through
+   * this process, so that finalize need not read the file back to name its blob. An upload whose
+   * chunks went elsewhere (a restart, another instance) has none, or one that stops short of the
+   * upload's end, and finalize hashes the file instead.
+   */
+  private readonly running = new Map<string, { hash: Hash; at: number }>();
 
   constructor(
     doc: AssetstoreDoc,
@@ -41,11 +50,22 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
     return { tempFile: path.basename(tempFile) };
   }
 
-  uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
-    return writeChunkAt(this.tempPath(upload), upload.received, upload.size - upload.received, chunk);
+  async uploadChunk(upload: UploadTarget, chunk: Readable): Promise<number> {
+    const key = String(upload._id);
+    let sofar = this.running.get(key);
+    this.running.delete(key); // until this chunk is written, nothing is known of the bytes
+    if (upload.received === 0) sofar = { hash: createHash('sha512'), at: 0 };
+    if (sofar?.at !== upload.received) sofar = undefined;
+    const written = await writeChunkAt(this.tempPath(upload), upload.received, upload.size - upload.received, chunk, sofar && ((data) => sofar.hash.update(data)));
+    if (sofar) {
+      sofar.at += written;
+      this.keepRunning(key, sofar);
+    }
+    return written;
   }
 
   writeAt(upload: UploadTarget, offset: number, length: number, chunk: Readable): Promise<void> {
+    this.running.delete(String(upload._id));
     if (offset + length > upload.size) throw new ValidationError(`A part at ${offset} of ${length} bytes ends past the upload's ${upload.size} bytes.`);
     return writePartAt(this.tempPath(upload), offset, length, chunk);
   }
@@ -71,7 +91,9 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
   async finalizeUpload<T>(upload: UploadTarget, record: (bytes: StoredBytes) => Promise<T>): Promise<T> {
     const tempFile = this.tempPath(upload);
     await sealTempFile(tempFile, upload.size);
-    const sha512 = await hashFile(tempFile);
+    const sofar = this.running.get(String(upload._id));
+    this.running.delete(String(upload._id));
+    const sha512 = sofar?.at === upload.size ? sofar.hash.digest('hex') : await hashFile(tempFile);
     const relative = blobPath(sha512);
     const target = path.join(this.root, relative);
     await fs.mkdir(path.dirname(target), { recursive: true });
@@ -84,6 +106,7 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
   }
 
   async cancelUpload(upload: UploadTarget): Promise<void> {
+    this.running.delete(String(upload._id));
     await fs.rm(this.tempPath(upload), { force: true });
   }
 
@@ -114,6 +137,14 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
     await fs.mkdir(this.root, { recursive: true });
     const stats = await fs.statfs(this.root);
     return { free: stats.bavail * stats.bsize, total: stats.blocks * stats.bsize };
+  }
+
+  private keepRunning(key: string, sofar: { hash: Hash; at: number }): void {
+    if (this.running.size >= FilesystemAssetstore.MAX_RUNNING_HASHES) {
+      const oldest = this.running.keys().next().value; // a Map iterates in insertion order
+      if (oldest !== undefined) this.running.delete(oldest);
+    }
+    this.running.set(key, sofar);
   }
 
   private tempPath(upload: UploadTarget): string {
