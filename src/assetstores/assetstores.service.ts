@@ -82,8 +82,13 @@ export class AssetstoresService implements OnApplicationBootstrap {
     }
   }
 
-  /** The adapter for an assetstore (one instance per assetstore, made on first use). */
+  /**
+   * The adapter for an assetstore (one instance per assetstore, made on first use from its
+   * document; later calls by id need no read: the adapter is all they would use it for).
+   */
   async adapter(idOrDoc: Types.ObjectId | AssetstoreDoc): Promise<AssetstoreAdapter> {
+    const made = idOrDoc instanceof Types.ObjectId ? this.adapters.get(String(idOrDoc)) : undefined;
+    if (made) return made;
     const doc = idOrDoc instanceof Types.ObjectId ? await this.get(idOrDoc) : idOrDoc;
     const key = String(doc._id);
     let adapter = this.adapters.get(key);

@@ -112,6 +112,25 @@ describe('CredentialCache', () => {
     expect(cache.get('b', now + 10)).toBeNull();
   });
 
+  it('keeps an entry through size changes and hands out the newest size, whatever order the answers come in', () => {
+    const cache = new CredentialCache();
+    const u = user({ size: 10, sizeVersion: 3 });
+    const generation = cache.generation();
+    cache.noteSize(u._id, 50, 5); // answered after the lookup read the user: not a reason to refuse it
+    cache.set('a', token(u), u, generation);
+    expect(cache.get('a')!.user.size).toBe(50);
+    cache.noteSize(u._id, 30, 4); // an older change answering late
+    expect(cache.get('a')!.user.size).toBe(50);
+    cache.noteSize(u._id, 70, 6);
+    expect(cache.get('a')!.user).toMatchObject({ size: 70, sizeVersion: 6 });
+    const newer = user({ _id: u._id, size: 90, sizeVersion: 7 }); // a later read of the user wins over what was noted
+    cache.set('b', token(newer), newer, cache.generation());
+    expect(cache.get('b')!.user.size).toBe(90);
+    expect(cache.get('a')!.user.size).toBe(90);
+    cache.forgetUser(u._id);
+    expect(cache.get('a')).toBeNull();
+  });
+
   it('holds at most MAX_ENTRIES', () => {
     const cache = new CredentialCache();
     const u = user();
@@ -256,6 +275,20 @@ describe('revocations through the server take effect at once', () => {
     await warm(second);
     expect((await call(t.api, 'DELETE', `/api_key/${key._id}`, { token })).status).toBe(200);
     expect((await call(t.api, 'GET', '/user', { token: second })).status).toBe(401);
+  });
+
+  it('a size change keeps the token cached, and the next request shows the new size', async () => {
+    const { user, token } = await registerUser(t.api, 'cache.size');
+    await warm(token);
+    const cache = t.server.app.get(CredentialCache);
+    const priv = (await call(t.api, 'GET', '/folder', { token, query: { parentType: 'user', parentId: user._id, name: 'Private' } })).body[0];
+    const cached = cache.size;
+    const upload = await call(t.api, 'POST', '/file', { token, query: { parentType: 'folder', parentId: priv._id, name: 'sized.txt', size: 5 }, body: 'sized' });
+    expect(upload.status).toBe(200);
+    expect(cache.size).toBe(cached); // nothing forgotten
+    expect((await me(token)).body.size).toBe(5);
+    expect((await call(t.api, 'DELETE', `/item/${upload.body.itemId}`, { token })).status).toBe(200);
+    expect((await me(token)).body.size).toBe(0);
   });
 
   it('an expired token is refused even when it was verified a moment ago', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -479,16 +480,55 @@ describe('GET and HEAD with byte ranges', () => {
   });
 
   it('reads from the offset, not from byte 0', async () => {
-    const handle = await fsp.open(homeDir('ranged.txt'), 'r');
-    const fileHandle = Object.getPrototypeOf(handle) as { createReadStream: (...args: unknown[]) => unknown };
-    await handle.close();
-    const spy = jest.spyOn(fileHandle, 'createReadStream');
+    // a small file is read in one call (a big one streamed from `start` with fs.read): the read asks for bytes 12-13 only
+    const nodeFs = jest.requireActual<typeof import('node:fs')>('node:fs');
+    const spy = jest.spyOn(nodeFs, 'readSync');
     try {
       expect((await get('bytes=12-13')).text).toBe('cd');
-      expect(spy).toHaveBeenCalledWith(expect.objectContaining({ start: 12, end: 13 }));
+      expect(spy).toHaveBeenCalledWith(expect.any(Number), expect.anything(), 0, 2, 12);
+      expect(spy).not.toHaveBeenCalledWith(expect.any(Number), expect.anything(), expect.anything(), expect.anything(), 0);
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('streams a big file whole, and a range of it that crosses read chunks', async () => {
+    const big = Array.from({ length: 400_000 }, (_, i) => `${String(i).padStart(7, '0')}\n`).join(''); // 3.2 MB
+    await dav.putFileContents('/big-ranged.txt', big);
+    const whole = await call(t.url, 'GET', '/homes/alice/big-ranged.txt', auth());
+    expect({ status: whole.status, length: whole.text.length, same: whole.text === big }).toEqual({ status: 200, length: big.length, same: true });
+    const [start, end] = [1024 * 1024 - 5, 2 * 1024 * 1024 + 6];
+    const part = await call(t.url, 'GET', '/homes/alice/big-ranged.txt', { ...auth(), headers: { Range: `bytes=${start}-${end}` } });
+    expect({ status: part.status, range: part.headers.get('content-range'), same: part.text === big.slice(start, end + 1) }).toEqual({ status: 206, range: `bytes ${start}-${end}/${big.length}`, same: true });
+    const head = await call(t.url, 'HEAD', '/homes/alice/big-ranged.txt', auth());
+    expect({ status: head.status, length: head.headers.get('content-length'), text: head.text }).toEqual({ status: 200, length: String(big.length), text: '' });
+  });
+
+  it('closes the file of a download the client leaves midway', async () => {
+    // this process's descriptors open on the file (the test server runs in this process)
+    const openFiles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).endsWith('big-ranged.txt');
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
+    const authorization = `Basic ${Buffer.from(`alice:${DAV_PASSWORD}`).toString('base64')}`;
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get(`${t.url}/homes/alice/big-ranged.txt`, { headers: { authorization } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+      });
+    }
+    for (let i = 0; i < 50 && openFiles() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(openFiles()).toBe(0);
+    expect((await call(t.url, 'HEAD', '/homes/alice/big-ranged.txt', auth())).status).toBe(200); // still serving
   });
 
   it('ignores a Range whose If-Range no longer matches, and serves a whole file with its validators', async () => {
@@ -626,6 +666,48 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
     await new Promise((r) => setTimeout(r, 500));
     await expectFile('aborted-new.txt', '');
     expect(readdirSync(homeDir()).filter((n) => n.startsWith('.strata-'))).toEqual([]);
+  });
+
+  it('keeps every size exact through nested and concurrent PUT, overwrite, MOVE and DELETE', async () => {
+    const admin = await login(t.api, 'admin', ADMIN_PASSWORD);
+    const sizes = async (p: string) => {
+      const f = (await call(t.api, 'GET', `/folder/${(await lookup(p)).body._id}`, { token: alice.token })).body;
+      return [f.size, f.sizeRecursive];
+    };
+    for (const d of ['/sz', '/sz/a', '/sz/a/b', '/sz/c']) await dav.createDirectory(d);
+    await dav.putFileContents('/sz/a/b/one.txt', '12345');
+    await dav.putFileContents('/sz/a/two.txt', '1234567890');
+    expect(await sizes('sz/a')).toEqual([10, 15]);
+    await dav.putFileContents('/sz/a/b/one.txt', '123'); // overwrite, smaller
+    await dav.moveFile('/sz/a/b/one.txt', '/sz/c/moved.txt');
+    await dav.moveFile('/sz/a/b', '/sz/c/b');
+    await dav.putFileContents('/sz/c/b/three.txt', '1234');
+    await dav.deleteFile('/sz/a/two.txt');
+    expect([await sizes('sz'), await sizes('sz/a'), await sizes('sz/c'), await sizes('sz/c/b')]).toEqual([[0, 7], [0, 0], [3, 7], [4, 4]]);
+    // concurrent writers in two folders: new files, then over them
+    for (const round of [1, 2]) {
+      const puts = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => call(t.url, 'PUT', `/homes/alice/sz/${i % 2 ? 'a' : 'c/b'}/par-${i}.txt`, { basic: ['alice', DAV_PASSWORD], body: 'x'.repeat(i * round + 1) })),
+      );
+      expect(puts.map((r) => r.status)).toEqual(Array(12).fill(round === 1 ? 201 : 200));
+    }
+    const home = (await call(t.api, 'GET', '/folder', { token: alice.token, query: { parentType: 'user', parentId: alice.user._id, name: 'Home' } })).body[0];
+    const me = (await call(t.api, 'GET', '/user/me', { token: alice.token })).body;
+    const check = await call(t.api, 'PUT', '/system/check', { token: admin });
+    expect(check.body).toEqual({ itemsFixed: 0, foldersFixed: 0, rootsFixed: 0, namesReleased: 0, namesAdded: 0 });
+    // what the server showed before the check is what the check found
+    expect((await call(t.api, 'GET', `/folder/${home._id}`, { token: alice.token })).body.sizeRecursive).toBe(home.sizeRecursive);
+    expect((await call(t.api, 'GET', '/user/me', { token: alice.token })).body.size).toBe(me.size);
+  });
+
+  it('adopts the item the tree holds for a file the disk lost, when a PUT writes it again', async () => {
+    await dav.putFileContents('/lost.txt', 'first');
+    const before = (await lookup('lost.txt')).body;
+    rmSync(homeDir('lost.txt'));
+    expect((await call(t.url, 'PUT', '/homes/alice/lost.txt', { basic: ['alice', DAV_PASSWORD], body: 'second' })).status).toBe(201);
+    await expectFile('lost.txt', 'second');
+    expect((await lookup('lost.txt')).body._id).toBe(before._id);
+    expect((await call(t.api, 'GET', `/item/${before._id}/files`, { token: alice.token })).body).toHaveLength(1);
   });
 
   it('refuses a name that only differs in case from one in the tree', async () => {

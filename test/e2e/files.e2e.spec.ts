@@ -314,6 +314,37 @@ describe('events', () => {
     }
   });
 
+  it('hands folder and item save handlers the parent folder the write holds', async () => {
+    const bus = t.server.app.get(EventBus);
+    const seen: string[] = [];
+    const names = ['model.folder.save', 'model.folder.save.after', 'model.item.save', 'model.item.save.after'] as const;
+    for (const n of names) bus.bind(n, 'test.parent', (e: any) => void seen.push(`${n}:${e.info.doc.name}:${e.info.parent?.name ?? '-'}`));
+    try {
+      const outer = await mkdir(root._id, 'parented');
+      const other = await mkdir(root._id, 'parented2');
+      const item = (await call(t.api, 'POST', '/item', { token: admin, query: { folderId: outer._id, name: 'child' } })).body;
+      await call(t.api, 'PUT', `/item/${item._id}`, { token: admin, query: { folderId: other._id } });
+      await call(t.api, 'PUT', `/item/${item._id}`, { token: admin, query: { description: 'edited in place' } });
+      await mkdir(coll._id, 'top-parented', 'collection');
+      expect(seen).toEqual([
+        'model.folder.save:parented:root',
+        'model.folder.save.after:parented:root',
+        'model.folder.save:parented2:root',
+        'model.folder.save.after:parented2:root',
+        'model.item.save:child:parented',
+        'model.item.save.after:child:parented',
+        'model.item.save:child:parented2', // a move: the new parent
+        'model.item.save.after:child:parented2',
+        'model.item.save:child:parented2',
+        'model.item.save.after:child:parented2',
+        'model.folder.save:top-parented:-', // a collection is no folder
+        'model.folder.save.after:top-parented:-',
+      ]);
+    } finally {
+      for (const n of names) bus.unbind(n, 'test.parent');
+    }
+  });
+
   it('fires the upload events around finalize', async () => {
     const bus = t.server.app.get(EventBus);
     const seen: string[] = [];

@@ -255,21 +255,33 @@ describe('access', () => {
     expect(await status(undefined, 'PUT', `/item/${item._id}?name=x`)).toBe(401);
   });
 
-  it('shows the caller’s own level on listed and searched items, and answers listings’ errors as before', async () => {
+  it('shows the caller’s own level on listed, searched and looked-up items, and answers listings’ errors as before', async () => {
     const levels = await folder(owner.token, owner.user._id, 'Levels', 'user');
     const access = JSON.stringify({ users: [{ id: owner.user._id, level: 2 }, { id: stranger.user._id, level: 1 }], groups: [] });
     expect((await call(t.api, 'PUT', `/folder/${levels._id}/access`, { token: owner.token, query: { access } })).status).toBe(200);
     expect((await call(t.api, 'POST', '/item', { token: owner.token, query: { folderId: levels._id, name: 'levelled-item-q7' } })).status).toBe(200);
     const listed = async (token?: string) => (await call(t.api, 'GET', '/item', { ...(token ? { token } : {}), query: { folderId: levels._id } })).body.map((i: any) => i._accessLevel);
     const searched = async (token?: string) => (await call(t.api, 'GET', '/item', { ...(token ? { token } : {}), query: { text: 'levelled-item-q7' } })).body.map((i: any) => i._accessLevel);
+    const resourceSearched = async (token?: string) =>
+      (await call(t.api, 'GET', '/resource/search', { ...(token ? { token } : {}), query: { q: 'levelled-item-q7', types: '["item"]' } })).body.item.map((i: any) => i._accessLevel);
+    const lookedUp = async (token?: string) => {
+      const res = await call(t.api, 'GET', '/resource/lookup', { ...(token ? { token } : {}), query: { path: '/user/acc.owner/Levels/levelled-item-q7' } });
+      return res.status === 200 ? res.body._accessLevel : res.status;
+    };
     for (const [token, level] of [[owner.token, 2], [stranger.token, 1], [admin, 2]] as const) {
       expect(await listed(token)).toEqual([level]);
       expect(await searched(token)).toEqual([level]);
+      expect(await resourceSearched(token)).toEqual([level]);
+      expect(await lookedUp(token)).toBe(level);
     }
     expect(await searched(member.token)).toEqual([]);
+    expect(await resourceSearched(member.token)).toEqual([]);
+    expect(await lookedUp(member.token)).toBe(404);
     await call(t.api, 'PUT', `/folder/${levels._id}/access`, { token: owner.token, query: { access, public: true } });
     expect(await searched()).toEqual([0]);
     expect(await searched(member.token)).toEqual([0]);
+    expect(await resourceSearched(member.token)).toEqual([0]);
+    expect(await lookedUp(member.token)).toBe(0);
 
     const missing = '0123456789abcdef01234567';
     const noFolder = await call(t.api, 'GET', '/item', { token: owner.token, query: { folderId: missing } });

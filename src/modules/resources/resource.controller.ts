@@ -75,7 +75,10 @@ export class ResourceController {
     }
     if (found.collection) out.collection = found.collection.map((c) => mapCollection(c, this.reader.levelOf(c)));
     if (found.folder) out.folder = found.folder.map((f) => mapFolder(f, this.reader.levelOf(f)));
-    if (found.item) out.item = found.item.map((i) => mapItem(i, AccessLevel.READ));
+    if (found.item) {
+      const levels = await this.reader.itemLevels(found.item);
+      out.item = found.item.map((i, n) => mapItem(i, levels[n]));
+    }
     return out;
   }
 
@@ -155,7 +158,7 @@ export class ResourceController {
       case 'folder':
         return mapFolder(resource.doc, this.reader.levelOf(resource.doc));
       case 'item':
-        return mapItem(resource.doc, AccessLevel.READ);
+        return mapItem(resource.doc, this.reader.levelOf(resource.folder));
       case 'file':
         return mapFile(resource.doc, user);
     }

@@ -24,7 +24,8 @@ export type Resource =
   | { type: 'user'; doc: UserDoc }
   | { type: 'collection'; doc: CollectionDoc }
   | { type: 'folder'; doc: FolderDoc }
-  | { type: 'item'; doc: ItemDoc }
+  /** An item comes with its folder, whose access it takes. */
+  | { type: 'item'; doc: ItemDoc; folder: FolderDoc }
   | { type: 'file'; doc: FileDoc };
 
 export interface ResourceIds {
@@ -70,7 +71,8 @@ export class ResourcesService {
       if (!doc || !this.access.has(doc, user, AccessLevel.READ)) throw notFound();
       current = { type: 'collection', doc };
     } else throw notFound();
-    for (const segment of segments.slice(2)) {
+    for (let i = 2; i < segments.length; i++) {
+      const segment = segments[i];
       const lower = lowerNameOf(segment.normalize('NFC'));
       if (current.type === 'item') {
         const file: FileDoc | undefined = (await this.files.ofItem(current.doc._id)).find((f) => f.name === segment || f.name.toLowerCase() === lower);
@@ -79,15 +81,19 @@ export class ResourcesService {
         continue;
       }
       if (current.type === 'file') throw notFound();
-      const folder = await this.folders.findChild(current.type as 'user' | 'collection' | 'folder', current.doc._id, lower);
+      const parent = current as Extract<Resource, { type: 'user' | 'collection' | 'folder' }>;
+      // the last name is a folder or an item: both are asked for at once (earlier names are mostly folders)
+      const lastItem: Promise<ItemDoc | null> | null = i === segments.length - 1 && parent.type === 'folder' ? this.items.findChild(parent.doc._id, lower) : null;
+      lastItem?.catch(() => undefined); // awaited below unless a folder answers
+      const folder = await this.folders.findChild(parent.type as 'user' | 'collection' | 'folder', parent.doc._id, lower);
       if (folder) {
         if (!this.access.has(folder, user, AccessLevel.READ)) throw notFound();
         current = { type: 'folder', doc: folder };
         continue;
       }
-      const item: ItemDoc | null = current.type === 'folder' ? await this.items.findChild(current.doc._id, lower) : null;
+      const item: ItemDoc | null = parent.type === 'folder' ? await (lastItem ?? this.items.findChild(parent.doc._id, lower)) : null;
       if (!item) throw notFound();
-      current = { type: 'item', doc: item };
+      current = { type: 'item', doc: item, folder: parent.doc as FolderDoc };
     }
     return current;
   }

@@ -5,6 +5,16 @@ import type { FileDoc } from './schemas/file.schema';
 import type { FolderDoc } from './schemas/folder.schema';
 import type { ItemDoc } from './schemas/item.schema';
 
+/**
+ * `info` of a folder's or an item's `model.<type>.save` and `.save.after`: `{doc, previous?}` and,
+ * when the write holds it, `parent`: the folder `doc` is in (an item's folder, a folder's parent
+ * folder), so that handlers need not read it again. Absent when that parent is a user or a
+ * collection, or when the write did not need to read it (an edit in place).
+ */
+export interface NodeSaveInfo<T> extends SaveInfo<T> {
+  parent?: FolderDoc;
+}
+
 export interface CopyInfo<T> {
   source: T;
   doc: T;
@@ -30,16 +40,16 @@ declare module '../events/event-map' {
     'model.collection.save.after': SaveInfo<CollectionDoc>;
     'model.collection.remove': CollectionDoc;
     'model.collection.remove.after': CollectionDoc;
-    'model.folder.save': SaveInfo<FolderDoc>;
+    'model.folder.save': NodeSaveInfo<FolderDoc>;
     'model.folder.save.created': FolderDoc;
-    'model.folder.save.after': SaveInfo<FolderDoc>;
+    'model.folder.save.after': NodeSaveInfo<FolderDoc>;
     'model.folder.remove': FolderDoc;
     'model.folder.remove.after': FolderDoc;
     'model.folder.copy.prepare': CopyInfo<FolderDoc>;
     'model.folder.copy.after': CopyInfo<FolderDoc>;
-    'model.item.save': SaveInfo<ItemDoc>;
+    'model.item.save': NodeSaveInfo<ItemDoc>;
     'model.item.save.created': ItemDoc;
-    'model.item.save.after': SaveInfo<ItemDoc>;
+    'model.item.save.after': NodeSaveInfo<ItemDoc>;
     'model.item.remove': ItemDoc;
     'model.item.remove.after': ItemDoc;
     'model.item.copy.prepare': CopyInfo<ItemDoc>;

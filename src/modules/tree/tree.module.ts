@@ -23,6 +23,7 @@ import { NameSchema, NAME_MODEL } from './schemas/name.schema';
 import { TreeCheckService } from './tree-check.service';
 import { TreeReader } from './tree-reader.service';
 import { TreeSettings } from './tree-settings';
+import { TreeSizes } from './tree-sizes';
 import { TreeService } from './tree.service';
 import { ZipService } from './zip.service';
 
@@ -50,6 +51,7 @@ import { ZipService } from './zip.service';
     FilesRepository,
     NamesRepository,
     TreeService,
+    TreeSizes,
     TreeReader,
     TreeCheckService,
     AccessParam,

@@ -8,7 +8,6 @@ import { sameId } from '../access/access.service';
 import { AppEvent, EventBus } from '../events/event-bus';
 import { OnEvent } from '../events/on-event.decorator';
 import type { UserDoc } from '../users/user.schema';
-import { UsersRepository } from '../users/users.repository';
 import { CollectionsRepository } from './repositories/collections.repository';
 import { FilesRepository } from './repositories/files.repository';
 import { FoldersRepository } from './repositories/folders.repository';
@@ -20,12 +19,19 @@ import { FileDoc } from './schemas/file.schema';
 import { FolderDoc } from './schemas/folder.schema';
 import { ItemDoc } from './schemas/item.schema';
 import './tree-events';
+import { SizeChange, TreeSizes } from './tree-sizes';
 import { checkMetaKeys, cleanName, extensionsOf, lowerNameOf, numberedName } from './tree-names';
 import { ParentRef } from './tree.types';
 
 export interface CreateOptions {
   /** Return an existing child of that name instead of failing (folders: folder; items: item). */
   reuseExisting?: boolean;
+  /**
+   * With `reuseExisting`: false skips the lookup of the name before it is reserved, for callers
+   * that expect it to be free (a file just made on disk); an existing child is then found when the
+   * reservation fails, and reported as an ExistingNode.
+   */
+  lookFirst?: boolean;
   /** Take the next free `name (n)` instead of failing (Girder does this for items and copies). */
   allowRename?: boolean;
   creator?: UserDoc | null;
@@ -56,6 +62,16 @@ export interface NewFile {
   hatrac?: FileDoc['hatrac'];
 }
 
+/**
+ * Documents the caller has read in this request, which a write takes instead of reading them
+ * again: `folders`, folders around the nodes it changes (only their ids and parent links are
+ * used, to find the folders whose sizes change); `item`, the item of the file being changed.
+ */
+export interface Known {
+  folders?: Iterable<FolderDoc>;
+  item?: ItemDoc;
+}
+
 const MAX_RENAME_ATTEMPTS = 1000;
 
 /** Age after which a name reservation whose node does not exist counts as left by a crash. */
@@ -71,7 +87,7 @@ function isStale(created: Date | undefined): boolean {
  * Callers decide access first (AccessService); this service trusts them.
  *
  * Sizes: item = sum of its files; folder.size = its direct items; folder.sizeRecursive = its
- * subtree; user/collection.size = their subtree. Every change is an atomic `$inc`.
+ * subtree; user/collection.size = their subtree. Every change is an atomic `$inc` (TreeSizes).
  */
 @Injectable()
 export class TreeService {
@@ -81,9 +97,9 @@ export class TreeService {
     private readonly items: ItemsRepository,
     private readonly files: FilesRepository,
     private readonly names: NamesRepository,
-    private readonly users: UsersRepository,
     private readonly events: EventBus,
     private readonly assetstores: AssetstoresService,
+    private readonly sizes: TreeSizes,
   ) {}
 
   // ---------------------------------------------------------------- collections
@@ -150,7 +166,7 @@ export class TreeService {
   async createFolder(parent: ParentRef, input: FolderInput, opts: CreateOptions = {}): Promise<FolderDoc> {
     const name = cleanName(input.name);
     if (input.meta) checkMetaKeys(input.meta);
-    if (opts.reuseExisting) {
+    if (opts.reuseExisting && opts.lookFirst !== false) {
       const existing = await this.folders.findChild(parent.type, parent.doc._id, lowerNameOf(name));
       if (existing) return existing;
     }
@@ -179,18 +195,22 @@ export class TreeService {
       if (opts.reuseExisting && existingKind === 'folder') return this.folders.findById(existingId);
       return null;
     });
-    return this.insertNode(doc, 'folder', parent.type, parent.doc._id);
+    return this.insertNode(doc, 'folder', parent.type, parent.doc._id, parent.type === 'folder' ? parent.doc : undefined);
   }
 
   /** Renames, edits and/or moves a folder in one write (one `model.folder.save` with `previous`). */
-  async updateFolder(previous: FolderDoc, changes: { name?: string; description?: string; meta?: Record<string, unknown>; parent?: ParentRef }): Promise<FolderDoc> {
+  async updateFolder(
+    previous: FolderDoc,
+    changes: { name?: string; description?: string; meta?: Record<string, unknown>; parent?: ParentRef },
+    known: Known = {},
+  ): Promise<FolderDoc> {
     const set: Partial<FolderDoc> = editedFields(previous, changes);
     const parent = changes.parent;
     const moving = parent !== undefined && !(parent.type === previous.parentCollection && sameId(parent.doc._id, previous.parentId));
     let oldBase: { type: BaseParentType; id: Types.ObjectId } | undefined;
     let newBase: { type: BaseParentType; id: Types.ObjectId } | undefined;
     if (moving) {
-      if (parent.type === 'folder') await this.assertNotInside(parent.doc, previous);
+      if (parent.type === 'folder') await this.assertNotInside(parent.doc, previous, known);
       set.parentId = parent.doc._id;
       set.parentCollection = parent.type;
       oldBase = { type: previous.baseParentType, id: previous.baseParentId };
@@ -199,14 +219,18 @@ export class TreeService {
       set.baseParentId = newBase.id;
     }
     const doc = { ...previous, ...set };
-    const saved = await this.saveWithName(doc, previous, 'folder', set, () => this.folders.update(previous._id, set));
+    const parentFolder = parent ? (parent.type === 'folder' ? parent.doc : undefined) : previous.parentCollection === 'folder' ? knownFolder(known, previous.parentId) : undefined;
+    const saved = await this.saveWithName(doc, previous, 'folder', set, () => this.folders.update(previous._id, set), parentFolder);
     if (moving) {
       const delta = saved.sizeRecursive;
-      await this.folders.incRecursive(await this.folderChainIds(previous.parentCollection, previous.parentId), -delta);
-      await this.folders.incRecursive(await this.folderChainIds(parent.type, parent.doc._id), delta);
+      await this.sizes.apply(
+        [
+          { parentType: previous.parentCollection, parentId: previous.parentId, base: oldBase!, delta: -delta },
+          { parentType: parent.type, parentId: parent.doc._id, base: newBase!, delta },
+        ],
+        withParent(known.folders, parentFolder),
+      );
       if (!sameId(oldBase!.id, newBase!.id)) {
-        await this.incRootSize(oldBase!.type, oldBase!.id, -delta);
-        await this.incRootSize(newBase!.type, newBase!.id, delta);
         const subtree = await this.subtreeFolderIds(saved);
         await this.folders.setBaseParent(subtree, newBase!.type, newBase!.id);
         await this.items.setBaseParentInFolders(subtree, newBase!.type, newBase!.id);
@@ -216,14 +240,15 @@ export class TreeService {
   }
 
   /** Deletes a folder and everything below it. */
-  async deleteFolder(folder: FolderDoc): Promise<void> {
+  async deleteFolder(folder: FolderDoc, known: Known = {}): Promise<void> {
     await this.vetoable('model.folder.remove', folder);
     await this.deleteFolderContents(folder, false);
-    const current = (await this.folders.findById(folder._id)) ?? folder;
-    await this.folders.delete(folder._id);
-    await this.names.release(nameKey(folder.parentCollection, folder.parentId, folder.lowerName), folder._id);
-    await this.folders.incRecursive(await this.folderChainIds(folder.parentCollection, folder.parentId), -current.sizeRecursive);
-    await this.incRootSize(folder.baseParentType, folder.baseParentId, -current.sizeRecursive);
+    // as it was when deleted: its size now, and null when a concurrent delete took it (and its size) first
+    const current = await this.folders.deleteReturning(folder._id);
+    await Promise.all([
+      this.names.release(nameKey(folder.parentCollection, folder.parentId, folder.lowerName), folder._id),
+      current && this.sizes.apply([{ parentType: folder.parentCollection, parentId: folder.parentId, base: baseOf(folder), delta: -current.sizeRecursive }], known.folders),
+    ]);
     await this.events.trigger('model.folder.remove.after', folder);
   }
 
@@ -242,7 +267,7 @@ export class TreeService {
   async createItem(folder: FolderDoc, input: ItemInput, opts: CreateOptions = {}): Promise<ItemDoc> {
     const name = cleanName(input.name);
     if (input.meta) checkMetaKeys(input.meta);
-    if (opts.reuseExisting) {
+    if (opts.reuseExisting && opts.lookFirst !== false) {
       const existing = await this.items.findChild(folder._id, lowerNameOf(name));
       if (existing) return existing;
     }
@@ -267,10 +292,10 @@ export class TreeService {
       if (opts.reuseExisting && existingKind === 'item') return this.items.findById(existingId);
       return null;
     });
-    return this.insertNode(doc, 'item', 'folder', folder._id);
+    return this.insertNode(doc, 'item', 'folder', folder._id, folder);
   }
 
-  async updateItem(previous: ItemDoc, changes: { name?: string; description?: string; meta?: Record<string, unknown>; folder?: FolderDoc }): Promise<ItemDoc> {
+  async updateItem(previous: ItemDoc, changes: { name?: string; description?: string; meta?: Record<string, unknown>; folder?: FolderDoc }, known: Known = {}): Promise<ItemDoc> {
     const set: Partial<ItemDoc> = editedFields(previous, changes);
     const target = changes.folder;
     const moving = target !== undefined && !sameId(target._id, previous.folderId);
@@ -279,28 +304,35 @@ export class TreeService {
       set.baseParentType = target.baseParentType;
       set.baseParentId = target.baseParentId;
     }
-    const saved = await this.saveWithName({ ...previous, ...set }, previous, 'item', set, () => this.items.update(previous._id, set));
+    const saved = await this.saveWithName({ ...previous, ...set }, previous, 'item', set, () => this.items.update(previous._id, set), target ?? knownFolder(known, previous.folderId));
     if (moving) {
-      await this.addItemSize(previous.folderId, previous.baseParentType, previous.baseParentId, -saved.size);
-      await this.addItemSize(target._id, target.baseParentType, target.baseParentId, saved.size);
+      await this.sizes.apply(
+        [
+          { folderId: previous.folderId, base: baseOf(previous), delta: -saved.size },
+          { folderId: target._id, base: baseOf(target), delta: saved.size },
+        ],
+        withParent(known.folders, target),
+      );
     }
     return saved;
   }
 
-  async deleteItem(item: ItemDoc, propagate = true): Promise<void> {
+  async deleteItem(item: ItemDoc, propagate = true, known: Known = {}): Promise<void> {
     await this.vetoable('model.item.remove', item);
     for (const file of await this.files.ofItem(item._id)) await this.deleteFile(file, false);
-    const current = (await this.items.findById(item._id)) ?? item;
-    await this.items.delete(item._id);
-    await this.names.release(nameKey('folder', item.folderId, item.lowerName), item._id);
-    if (propagate) await this.addItemSize(item.folderId, item.baseParentType, item.baseParentId, -current.size);
+    // as it was when deleted: its size now, and null when a concurrent delete took it (and its size) first
+    const current = await this.items.deleteReturning(item._id);
+    await Promise.all([
+      this.names.release(nameKey('folder', item.folderId, item.lowerName), item._id),
+      propagate && current && this.sizes.apply([{ folderId: item.folderId, base: baseOf(item), delta: -current.size }], known.folders),
+    ]);
     await this.events.trigger('model.item.remove.after', item);
   }
 
   // ---------------------------------------------------------------- files
 
   /** Records a file whose bytes an assetstore holds, and adds its size up the tree. */
-  async createFile(item: ItemDoc, input: NewFile, creator: UserDoc | null): Promise<FileDoc> {
+  async createFile(item: ItemDoc, input: NewFile, creator: UserDoc | null, known: Known = {}): Promise<FileDoc> {
     const name = cleanName(input.name);
     const now = new Date();
     const doc: FileDoc = {
@@ -320,7 +352,7 @@ export class TreeService {
     };
     await this.vetoable('model.file.save', { doc });
     const saved = await this.files.insert(doc);
-    await this.propagateFileSize(item, saved.size);
+    await this.sizes.apply([fileSizeChange(item, saved.size)], known.folders);
     await this.events.trigger('model.file.save.created', saved);
     await this.events.trigger('model.file.save.after', { doc: saved });
     return saved;
@@ -337,24 +369,23 @@ export class TreeService {
   }
 
   /** Points a file at new bytes (a finished replacement upload); the old bytes are released. */
-  async replaceFileContents(previous: FileDoc, input: { size: number; assetstoreId: Types.ObjectId; bytes: StoredBytes }): Promise<FileDoc> {
+  async replaceFileContents(previous: FileDoc, input: { size: number; assetstoreId: Types.ObjectId; bytes: StoredBytes }, known: Known = {}): Promise<FileDoc> {
     const set: Partial<FileDoc> = { updated: new Date(), size: input.size, assetstoreId: input.assetstoreId, sha512: input.bytes.sha512, path: input.bytes.path };
     const saved = await this.saveFile(previous, set);
-    const item = await this.items.findById(previous.itemId);
-    if (item) await this.propagateFileSize(item, saved.size - previous.size);
+    const delta = saved.size - previous.size;
+    const item = delta ? await this.itemOf(previous, known) : null;
+    if (item) await this.sizes.apply([fileSizeChange(item, delta)], known.folders);
     await (await this.assetstores.adapter(previous.assetstoreId)).deleteFile(previous);
     return saved;
   }
 
-  async deleteFile(file: FileDoc, propagate = true): Promise<void> {
+  async deleteFile(file: FileDoc, propagate = true, known: Known = {}): Promise<void> {
     await this.vetoable('model.file.remove', file);
     await this.files.delete(file._id);
     // the record is gone first, so the adapter sees the true reference count of the bytes
     await (await this.assetstores.adapter(file.assetstoreId)).deleteFile(file);
-    if (propagate) {
-      const item = await this.items.findById(file.itemId);
-      if (item) await this.propagateFileSize(item, -file.size);
-    }
+    const item = propagate && file.size ? await this.itemOf(file, known) : null;
+    if (item) await this.sizes.apply([fileSizeChange(item, -file.size)], known.folders);
     await this.events.trigger('model.file.remove.after', file);
   }
 
@@ -490,16 +521,9 @@ export class TreeService {
   }
 
   /** The folders from `folder`'s parent up to the root, nearest first. */
-  async ancestors(folder: FolderDoc): Promise<FolderDoc[]> {
-    const chain: FolderDoc[] = [];
-    let current = folder;
-    while (current.parentCollection === 'folder') {
-      const parent = await this.folders.findById(current.parentId);
-      if (!parent || chain.length > 10_000) break;
-      chain.push(parent);
-      current = parent;
-    }
-    return chain;
+  async ancestors(folder: FolderDoc, known: Known = {}): Promise<FolderDoc[]> {
+    if (folder.parentCollection !== 'folder') return [];
+    return this.folders.chainFrom(folder.parentId, new Map(Array.from(known.folders ?? [], (f) => [String(f._id), f])));
   }
 
   // ---------------------------------------------------------------- event-driven upkeep
@@ -589,11 +613,11 @@ export class TreeService {
     return Boolean(kind === 'folder' ? await this.folders.findById(id) : await this.items.findById(id));
   }
 
-  private async insertNode<T extends FolderDoc | ItemDoc>(doc: T, kind: 'folder' | 'item', parentType: ParentType, parentId: Types.ObjectId): Promise<T> {
+  private async insertNode<T extends FolderDoc | ItemDoc>(doc: T, kind: 'folder' | 'item', parentType: ParentType, parentId: Types.ObjectId, parent: FolderDoc | undefined): Promise<T> {
     const key = nameKey(parentType, parentId, doc.lowerName);
     let saved: T;
     try {
-      await this.vetoable(`model.${kind}.save` as 'model.folder.save', { doc: doc as FolderDoc });
+      await this.vetoable(`model.${kind}.save` as 'model.folder.save', { doc: doc as FolderDoc, parent });
       saved = (kind === 'folder' ? await this.folders.insert(doc as FolderDoc) : await this.items.insert(doc as ItemDoc)) as T;
     } catch (err) {
       await this.names.release(key, doc._id);
@@ -601,7 +625,7 @@ export class TreeService {
       throw err;
     }
     await this.events.trigger(`model.${kind}.save.created` as 'model.folder.save.created', saved as FolderDoc);
-    await this.events.trigger(`model.${kind}.save.after` as 'model.folder.save.after', { doc: saved as FolderDoc });
+    await this.events.trigger(`model.${kind}.save.after` as 'model.folder.save.after', { doc: saved as FolderDoc, parent });
     return saved;
   }
 
@@ -612,6 +636,7 @@ export class TreeService {
     kind: 'folder' | 'item',
     set: Partial<T>,
     write: () => Promise<T | null>,
+    parent: FolderDoc | undefined,
   ): Promise<T> {
     const parentType = (kind === 'folder' ? (doc as FolderDoc).parentCollection : 'folder') as ParentType;
     const parentId = kind === 'folder' ? (doc as FolderDoc).parentId : (doc as ItemDoc).folderId;
@@ -627,7 +652,7 @@ export class TreeService {
     }
     let saved: T | null;
     try {
-      await this.vetoable(`model.${kind}.save` as 'model.folder.save', { doc: doc as FolderDoc, previous: previous as FolderDoc });
+      await this.vetoable(`model.${kind}.save` as 'model.folder.save', { doc: doc as FolderDoc, previous: previous as FolderDoc, parent });
       saved = await write();
     } catch (err) {
       if (renamed) await this.names.release(newKey, doc._id);
@@ -639,7 +664,7 @@ export class TreeService {
       throw new NotFoundError(`${kind === 'folder' ? 'Folder' : 'Item'} not found: ${previous._id}`);
     }
     if (renamed) await this.names.release(oldKey, previous._id);
-    await this.events.trigger(`model.${kind}.save.after` as 'model.folder.save.after', { doc: saved as FolderDoc, previous: previous as FolderDoc });
+    await this.events.trigger(`model.${kind}.save.after` as 'model.folder.save.after', { doc: saved as FolderDoc, previous: previous as FolderDoc, parent });
     return saved;
   }
 
@@ -672,37 +697,14 @@ export class TreeService {
     if (event.defaultPrevented) throw new ConflictError(`The server refused this change (${name}).`);
   }
 
-  private async propagateFileSize(item: ItemDoc, delta: number): Promise<void> {
-    if (!delta) return;
-    await this.items.incSize(item._id, delta);
-    await this.addItemSize(item.folderId, item.baseParentType, item.baseParentId, delta);
+  /** The item of a file: the one the caller knows, else read. */
+  private async itemOf(file: FileDoc, known: Known): Promise<ItemDoc | null> {
+    return known.item && sameId(known.item._id, file.itemId) ? known.item : this.items.findById(file.itemId);
   }
 
-  /** An item of `delta` bytes more (or less) in a folder: the folder, its ancestors, the root. */
-  private async addItemSize(folderId: Types.ObjectId, baseType: BaseParentType, baseId: Types.ObjectId, delta: number): Promise<void> {
-    if (!delta) return;
-    await this.folders.incSizes(folderId, delta, delta);
-    const folder = await this.folders.findById(folderId);
-    if (folder) await this.folders.incRecursive(await this.folderChainIds(folder.parentCollection, folder.parentId), delta);
-    await this.incRootSize(baseType, baseId, delta);
-  }
-
-  /** Ids of the folder `(type, id)` names and every folder above it (empty for a user/collection). */
-  private async folderChainIds(type: ParentType, id: Types.ObjectId): Promise<Types.ObjectId[]> {
-    if (type !== 'folder') return [];
-    const folder = await this.folders.findById(id);
-    if (!folder) return [];
-    return [folder._id, ...(await this.ancestors(folder)).map((f) => f._id)];
-  }
-
-  private async incRootSize(type: BaseParentType, id: Types.ObjectId, delta: number): Promise<void> {
-    if (type === 'user') await this.users.incSize(id, delta);
-    else await this.collections.incSize(id, delta);
-  }
-
-  private async assertNotInside(target: FolderDoc, moved: FolderDoc): Promise<void> {
+  private async assertNotInside(target: FolderDoc, moved: FolderDoc, known: Known = {}): Promise<void> {
     if (sameId(target._id, moved._id)) throw new ValidationError('A folder cannot be moved or copied into itself.', 'parentId');
-    for (const ancestor of await this.ancestors(target)) {
+    for (const ancestor of await this.ancestors(target, known)) {
       if (sameId(ancestor._id, moved._id)) throw new ValidationError('A folder cannot be moved or copied into its own subtree.', 'parentId');
     }
   }
@@ -730,6 +732,24 @@ export class ExistingNode extends Error {
   constructor(readonly node: FolderDoc | ItemDoc) {
     super('existing node');
   }
+}
+
+function baseOf(node: { baseParentType: BaseParentType; baseParentId: Types.ObjectId }): { type: BaseParentType; id: Types.ObjectId } {
+  return { type: node.baseParentType, id: node.baseParentId };
+}
+
+/** A file of `delta` bytes more (or less) in an item: the item, its folder and everything above. */
+function fileSizeChange(item: ItemDoc, delta: number): SizeChange {
+  return { folderId: item.folderId, itemId: item._id, base: baseOf(item), delta };
+}
+
+function knownFolder(known: Known, id: Types.ObjectId): FolderDoc | undefined {
+  for (const folder of known.folders ?? []) if (sameId(folder._id, id)) return folder;
+  return undefined;
+}
+
+function withParent(folders: Iterable<FolderDoc> | undefined, parent: FolderDoc | undefined): FolderDoc[] {
+  return [...(folders ?? []), ...(parent ? [parent] : [])];
 }
 
 /** The fields a rename or edit changes on a folder or item: name (and lowerName), description, metadata. */

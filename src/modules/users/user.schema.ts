@@ -15,6 +15,11 @@ export interface UserDoc {
   /** Groups the user belongs to; membership is stored on the user, as Girder does. */
   groups: Types.ObjectId[];
   size: number;
+  /**
+   * Counts the changes of `size` (each `$inc` adds one), so that copies of the user held in memory
+   * keep the newest size however the answers of concurrent changes arrive. Absent before the first.
+   */
+  sizeVersion?: number;
   created: Date;
   updated: Date;
 }
@@ -32,6 +37,7 @@ export const UserSchema = new Schema<UserDoc>(
     status: { type: String, enum: ['enabled', 'disabled', 'pending'], default: 'enabled' },
     groups: { type: [Schema.Types.ObjectId], default: [] },
     size: { type: Number, default: 0 },
+    sizeVersion: { type: Number, default: 0 },
     created: { type: Date, required: true },
     updated: { type: Date, required: true },
   },

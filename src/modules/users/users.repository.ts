@@ -11,6 +11,8 @@ import { USER_MODEL, UserDoc } from './user.schema';
  * Every query on the `user` collection. Each write also makes the CredentialCache forget the users
  * it changed (after the database answered, and also when it failed, as the write may have happened),
  * so that a disabled, demoted, deleted or otherwise changed user is read afresh on the next request.
+ * Size changes are the exception: they prove nothing about a credential, and every tree write in a
+ * user's tree makes one, so the cache is told the new size instead (`noteSize`).
  */
 @Injectable()
 export class UsersRepository {
@@ -97,16 +99,25 @@ export class UsersRepository {
   /** Adds to the total size of a user's tree (sizes change with atomic increments only). */
   async incSize(id: Types.ObjectId, delta: number): Promise<void> {
     if (!delta) return;
+    const update = { $inc: { size: delta, sizeVersion: 1 } };
+    const options = { returnDocument: 'after' as const, projection: { size: 1, sizeVersion: 1 } };
+    let after: Pick<UserDoc, 'size' | 'sizeVersion'> | null;
     try {
-      await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
-    } finally {
-      this.cache.forgetUser(id); // GET /user/me shows the size
+      const direct = id instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+      after = direct
+        ? ((await direct.findOneAndUpdate({ _id: id }, update, options)) as Pick<UserDoc, 'size' | 'sizeVersion'> | null)
+        : await this.model.findOneAndUpdate({ _id: id }, update, { ...options, new: true }).lean<UserDoc>().exec();
+    } catch (err) {
+      this.cache.forgetUser(id); // it may have happened
+      throw err;
     }
+    // GET /user/me shows the size: cached copies of the user take the new one
+    if (after) this.cache.noteSize(id, after.size, after.sizeVersion ?? 0);
   }
 
   async setSize(id: Types.ObjectId, size: number): Promise<void> {
     try {
-      await this.model.updateOne({ _id: id }, { $set: { size } }).exec();
+      await this.model.updateOne({ _id: id }, { $set: { size }, $inc: { sizeVersion: 1 } }).exec();
     } finally {
       this.cache.forgetUser(id);
     }

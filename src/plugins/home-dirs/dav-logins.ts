@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { Types } from 'mongoose';
+import { RecentEntries } from '../../common/recent-entries';
 import { CredentialCache } from '../../modules/auth/credential-cache';
 import type { UserDoc } from '../../modules/users/user.schema';
 import { UsersRepository } from '../../modules/users/users.repository';
@@ -26,7 +27,8 @@ interface Entry {
  *   or groups changed) makes the CredentialCache forget, which bumps its `generation()`; an entry
  *   read under another generation is not trusted as it is: its user is read again by id (one query)
  *   and the entry is dropped unless the user is still enabled under the same login. (The generation
- *   moves for any user or token, size changes included: then a request costs that one query.)
+ *   moves for any user or token: then a request costs that one query. Size changes do not move it:
+ *   copies handed out take the newest size from the CredentialCache.)
  * - setting or removing a WebDAV password in this process calls `forgetUser`, which also bumps
  *   this cache's own generation, so a lookup that was reading the user meanwhile stores nothing;
  * - a failed WebDAV login for a login drops its entries (its next request meets the throttle again);
@@ -38,8 +40,7 @@ interface Entry {
  */
 @Injectable()
 export class DavLoginCache {
-  private readonly entries = new Map<string, Entry>();
-  private gen = 0;
+  private readonly entries = new RecentEntries<Entry>(CredentialCache.MAX_ENTRIES);
 
   constructor(
     private readonly credentials: CredentialCache,
@@ -48,23 +49,19 @@ export class DavLoginCache {
 
   /** The current generations; pass them to `set` for what a full login answered after this call. */
   generation(): { own: number; credentials: number } {
-    return { own: this.gen, credentials: this.credentials.generation() };
+    return { own: this.entries.generation(), credentials: this.credentials.generation() };
   }
 
   /** A copy of the enabled user this login and password verified as within the TTL, or null (then log in fully). */
   async get(login: string, password: string, now = Date.now()): Promise<UserDoc | null> {
     const key = keyOf(login, password);
-    const entry = this.entries.get(key);
+    const entry = this.entries.get(key, now);
     if (!entry) return null;
-    if (entry.until <= now) {
-      this.entries.delete(key);
-      return null;
-    }
     if (entry.generation !== this.credentials.generation()) {
       // some user or token changed in this process since: this user is read again
       const before = this.generation();
       const user = await this.users.findById(entry.userId);
-      if (this.entries.get(key) !== entry || before.own !== this.gen) return null;
+      if (this.entries.get(key, now) !== entry || before.own !== this.entries.generation()) return null;
       if (!user || user.status !== 'enabled' || user.login !== entry.login) {
         this.entries.delete(key);
         return null;
@@ -72,22 +69,14 @@ export class DavLoginCache {
       entry.user = copy(user);
       entry.generation = before.credentials;
     }
-    return copy(entry.user);
+    return this.credentials.withNewestSize(copy(entry.user));
   }
 
   /** Stores a login whose WebDAV password verified, for an enabled user, unless something was forgotten since `generation`. */
   set(login: string, password: string, user: UserDoc, generation: { own: number; credentials: number }, now = Date.now()): void {
-    if (generation.own !== this.gen || user.status !== 'enabled' || user.login !== login) return;
-    if (this.entries.size >= CredentialCache.MAX_ENTRIES) {
-      let n = Math.ceil(CredentialCache.MAX_ENTRIES / 10);
-      for (const key of this.entries.keys()) {
-        this.entries.delete(key);
-        if (--n <= 0) break;
-      }
-    }
-    const key = keyOf(login, password);
-    this.entries.delete(key);
-    this.entries.set(key, { login, userId: user._id, user: copy(user), until: now + CredentialCache.TTL_MS, generation: generation.credentials });
+    if (user.status !== 'enabled' || user.login !== login) return;
+    const entry: Entry = { login, userId: user._id, user: copy(user), until: now + CredentialCache.TTL_MS, generation: generation.credentials };
+    this.entries.store(keyOf(login, password), entry, generation.own);
   }
 
   /** A user's WebDAV password was set or removed (or the user went). */
@@ -103,7 +92,6 @@ export class DavLoginCache {
   }
 
   clear(): void {
-    this.gen++;
     this.entries.clear();
   }
 
@@ -112,8 +100,7 @@ export class DavLoginCache {
   }
 
   private forgetWhere(match: (entry: Entry) => boolean): void {
-    this.gen++;
-    for (const [key, entry] of this.entries) if (match(entry)) this.entries.delete(key);
+    this.entries.forgetWhere(match);
   }
 }
 

@@ -17,7 +17,7 @@ import { ItemsRepository } from '../../modules/tree/repositories/items.repositor
 import { FileDoc } from '../../modules/tree/schemas/file.schema';
 import { FolderDoc } from '../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../modules/tree/schemas/item.schema';
-import type { UploadInfo } from '../../modules/tree/tree-events';
+import type { NodeSaveInfo, UploadInfo } from '../../modules/tree/tree-events';
 import { TreeService } from '../../modules/tree/tree.service';
 import { TEMP_PREFIX } from './dav/dav-sync';
 import { Realms } from './realms';
@@ -47,11 +47,11 @@ export class TreeToDisk {
   ) {}
 
   @OnEvent('model.folder.save', 'homeDirs.folderSave')
-  async onFolderSave(event: AppEvent<SaveInfo<FolderDoc>>): Promise<void> {
+  async onFolderSave(event: AppEvent<NodeSaveInfo<FolderDoc>>): Promise<void> {
     if (skip()) return;
-    const { doc, previous } = event.info;
+    const { doc, previous, parent } = event.info;
     if (doc.mapping) return; // a realm root: its directory is made with its user or tale
-    const target = await this.folderPath(doc);
+    const target = await this.folderPath(doc, false, parent);
     if (!previous) {
       if (target) await diskStep(() => fs.mkdir(target, { recursive: true }));
       return;
@@ -65,19 +65,19 @@ export class TreeToDisk {
 
   /** After a move across the edge of a mapped folder: the bytes' other copy goes. */
   @OnEvent('model.folder.save.after', 'homeDirs.folderSaved')
-  async onFolderSaved(event: AppEvent<SaveInfo<FolderDoc>>): Promise<void> {
-    const { doc, previous } = event.info;
+  async onFolderSaved(event: AppEvent<NodeSaveInfo<FolderDoc>>): Promise<void> {
+    const { doc, previous, parent } = event.info;
     if (skip() || !previous || doc.mapping || !folderMoved(previous, doc)) return;
-    const [source, target] = await Promise.all([this.folderPath(previous), this.folderPath(doc)]);
+    const [source, target] = await Promise.all([this.folderPath(previous), this.folderPath(doc, false, parent)]);
     if (target && !source) await this.attachBytes(doc);
     if (source && !target) await fs.rm(source, { recursive: true, force: true });
   }
 
   @OnEvent('model.item.save', 'homeDirs.itemSave')
-  async onItemSave(event: AppEvent<SaveInfo<ItemDoc>>): Promise<void> {
+  async onItemSave(event: AppEvent<NodeSaveInfo<ItemDoc>>): Promise<void> {
     if (skip()) return;
-    const { doc, previous } = event.info;
-    const target = await this.itemPath(doc);
+    const { doc, previous, parent } = event.info;
+    const target = await this.itemPath(doc, parent);
     if (!previous) {
       // a new item is an empty file (an existing file of that name is adopted as it is)
       if (target) await diskStep(() => fs.open(target, 'a', 0o644).then((h) => h.close()));
@@ -91,10 +91,10 @@ export class TreeToDisk {
   }
 
   @OnEvent('model.item.save.after', 'homeDirs.itemSaved')
-  async onItemSaved(event: AppEvent<SaveInfo<ItemDoc>>): Promise<void> {
-    const { doc, previous } = event.info;
+  async onItemSaved(event: AppEvent<NodeSaveInfo<ItemDoc>>): Promise<void> {
+    const { doc, previous, parent } = event.info;
     if (skip() || !previous || !itemMoved(previous, doc)) return;
-    const [source, target] = await Promise.all([this.itemPath(previous), this.itemPath(doc)]);
+    const [source, target] = await Promise.all([this.itemPath(previous), this.itemPath(doc, parent)]);
     if (target && !source) await this.attachBytes(doc);
     if (source && !target) await fs.rm(source, { force: true });
   }
@@ -276,21 +276,25 @@ export class TreeToDisk {
     return (await this.subtree(node, '')).flatMap((e) => ('item' in e ? [e.item] : []));
   }
 
-  /** The disk path a folder has (or would have) from its document; null outside mapped folders. */
-  private async folderPath(folder: FolderDoc, includeRoot = false): Promise<string | null> {
+  /**
+   * The disk path a folder has (or would have) from its document; null outside mapped folders.
+   * `parent`: its parent folder when the event holds it (not read again).
+   */
+  private async folderPath(folder: FolderDoc, includeRoot = false, parent?: FolderDoc): Promise<string | null> {
     if (folder.mapping) return includeRoot ? this.realms.directory(folder.mapping.realm as 'homes', folder.mapping.key) : null;
     if (folder.parentCollection !== 'folder') return null;
-    const parent = await this.folders.findById(folder.parentId);
-    const dir = parent ? await this.realms.diskPathOfFolder(parent) : null;
+    const container = parent && sameId(parent._id, folder.parentId) ? parent : await this.folders.findById(folder.parentId);
+    const dir = container ? await this.realms.diskPathOfFolder(container) : null;
     return dir ? path.join(dir, folder.name) : null;
   }
 
-  private async itemPath(item: ItemDoc): Promise<string | null> {
-    return (await this.locateItem(item))?.disk ?? null;
+  private async itemPath(item: ItemDoc, folder?: FolderDoc): Promise<string | null> {
+    return (await this.locateItem(item, folder))?.disk ?? null;
   }
 
-  private async locateItem(item: ItemDoc): Promise<{ realm: 'homes' | 'tales'; disk: string } | null> {
-    const folder = await this.folders.findById(item.folderId);
+  /** Where an item is on disk; `known`: its folder when the caller holds it (not read again). */
+  private async locateItem(item: ItemDoc, known?: FolderDoc): Promise<{ realm: 'homes' | 'tales'; disk: string } | null> {
+    const folder = known && sameId(known._id, item.folderId) ? known : await this.folders.findById(item.folderId);
     const where = folder ? await this.realms.locate(folder) : null;
     if (!where || !folder) return null;
     return { realm: where.realm, disk: path.join(this.realms.directory(where.realm, where.key), ...where.segments, item.name) };

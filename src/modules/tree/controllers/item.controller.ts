@@ -120,7 +120,7 @@ export class ItemController {
   async update(@Param('id', ObjectIdPipe) id: Types.ObjectId, @Query() dto: UpdateItemDto) {
     const { item, folder } = await this.reader.loadItem(id, AccessLevel.WRITE);
     const target = dto.folderId ? await this.reader.loadFolder(parseObjectId(dto.folderId, 'folderId'), AccessLevel.WRITE) : undefined;
-    const saved = await this.tree.updateItem(item, { name: dto.name, description: dto.description, meta: metadataParam(dto.metadata), folder: target });
+    const saved = await this.tree.updateItem(item, { name: dto.name, description: dto.description, meta: metadataParam(dto.metadata), folder: target }, { folders: [folder] });
     return mapItem(saved, this.reader.levelOf(target ?? folder));
   }
 
@@ -128,8 +128,8 @@ export class ItemController {
   @Access.user({ scope: TokenScope.DATA_WRITE })
   @ApiOperation({ summary: 'Delete an item and its files' })
   async delete(@Param('id', ObjectIdPipe) id: Types.ObjectId) {
-    const { item } = await this.reader.loadItem(id, AccessLevel.WRITE);
-    await this.tree.deleteItem(item);
+    const { item, folder } = await this.reader.loadItem(id, AccessLevel.WRITE);
+    await this.tree.deleteItem(item, true, { folders: [folder] });
     return { message: `Deleted item ${item.name}.` };
   }
 

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { driverCollection } from '../../../common/driver-collection';
 import { findPage } from '../../../common/find-page';
+import { toStored } from '../../../common/stored-as-is';
 import { Paging } from '../../../common/params';
 import { FILE_MODEL, FileDoc } from '../schemas/file.schema';
 
@@ -19,11 +21,19 @@ export class FilesRepository {
   }
 
   ofItem(itemId: Types.ObjectId): Promise<FileDoc[]> {
+    // every overwrite, move and delete of an item reads its files
+    const direct = itemId instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+    if (direct) return direct.find({ itemId }).sort({ _id: 1 }).toArray() as Promise<FileDoc[]>;
     return this.model.find({ itemId }).sort({ _id: 1 }).lean<FileDoc[]>().exec();
   }
 
-  async insert(doc: Omit<FileDoc, '_id'>): Promise<FileDoc> {
-    return (await this.model.create(doc)).toObject() as FileDoc;
+  async insert(doc: Omit<FileDoc, '_id'> & { _id?: Types.ObjectId }): Promise<FileDoc> {
+    const direct = driverCollection(this.model);
+    if (!direct) return (await this.model.create(doc)).toObject() as FileDoc;
+    // every file recorded (uploads, WebDAV, Hatrac) passes here: as ItemsRepository.insert
+    const stored = toStored(this.model, doc as FileDoc);
+    await direct.insertOne(stored);
+    return stored;
   }
 
   update(id: Types.ObjectId, set: Partial<FileDoc>): Promise<FileDoc | null> {

@@ -40,6 +40,28 @@ export class FoldersRepository {
     return this.model.findById(id).lean<FolderDoc>().exec();
   }
 
+  /**
+   * A folder and every folder above it, nearest first, following parent links (empty when the
+   * folder is gone). Folders in `known` (by id) are taken from there instead of read, and the ones
+   * read are added to it, so that walks sharing their upper part read it once.
+   */
+  async chainFrom(id: Types.ObjectId, known: Map<string, FolderDoc> = new Map()): Promise<FolderDoc[]> {
+    const chain: FolderDoc[] = [];
+    let next = id;
+    for (let depth = 0; depth < 10_000; depth++) {
+      let folder = known.get(String(next));
+      if (!folder) {
+        folder = (await this.findById(next)) ?? undefined;
+        if (!folder) break;
+        known.set(String(next), folder);
+      }
+      chain.push(folder);
+      if (folder.parentCollection !== 'folder') break;
+      next = folder.parentId;
+    }
+    return chain;
+  }
+
   /** The ACLs (`public`, `access`) of several folders, for access decisions only. */
   accessOf(ids: Types.ObjectId[]): Promise<Pick<FolderDoc, '_id' | 'public' | 'access'>[]> {
     return this.model.find({ _id: { $in: ids } }, { public: 1, access: 1 }).lean<Pick<FolderDoc, '_id' | 'public' | 'access'>[]>().exec();
@@ -66,8 +88,10 @@ export class FoldersRepository {
     return parentId instanceof Types.ObjectId ? findPageDirect(this.model, listFilter, childPage, filter) : findPage(this.model, listFilter, childPage, filter);
   }
 
-  /** The folder a realm directory is mapped to (home-dirs plugin). */
+  /** The folder a realm directory is mapped to (home-dirs plugin; every WebDAV write starts here). */
   findMapped(realm: string, key: string): Promise<FolderDoc | null> {
+    const direct = typeof realm === 'string' && typeof key === 'string' ? driverCollection(this.model) : undefined;
+    if (direct) return direct.findOne({ 'mapping.realm': realm, 'mapping.key': key }) as Promise<FolderDoc | null>;
     return this.model.findOne({ 'mapping.realm': realm, 'mapping.key': key }).lean<FolderDoc>().exec();
   }
 
@@ -97,16 +121,35 @@ export class FoldersRepository {
     await this.model.deleteOne({ _id: id }).exec();
   }
 
-  /** Adds to the direct and/or recursive size of one folder. */
-  async incSizes(id: Types.ObjectId, direct: number, recursive: number): Promise<void> {
-    const inc: Record<string, number> = {};
-    if (direct) inc.size = direct;
-    if (recursive) inc.sizeRecursive = recursive;
-    if (Object.keys(inc).length) await this.model.updateOne({ _id: id }, { $inc: inc }).exec();
+  /** Deletes a folder and returns it as it was at that moment (null when it was gone already). */
+  deleteReturning(id: Types.ObjectId): Promise<FolderDoc | null> {
+    return this.model.findOneAndDelete({ _id: id }).lean<FolderDoc>().exec();
   }
 
-  async incRecursive(ids: Types.ObjectId[], delta: number): Promise<void> {
-    if (delta && ids.length) await this.model.updateMany({ _id: { $in: ids } }, { $inc: { sizeRecursive: delta } }).exec();
+  /**
+   * Adds to the direct and/or recursive sizes of several folders, in one command: one statement
+   * per distinct increment (a folder's ancestors all take the same one), as each statement costs
+   * the database about as much as a command.
+   */
+  async incSizes(changes: { id: Types.ObjectId; size: number; sizeRecursive: number }[]): Promise<void> {
+    const groups = new Map<string, { inc: Record<string, number>; ids: Types.ObjectId[] }>();
+    for (const { id, size, sizeRecursive } of changes) {
+      const inc: Record<string, number> = {};
+      if (size) inc.size = size;
+      if (sizeRecursive) inc.sizeRecursive = sizeRecursive;
+      if (!Object.keys(inc).length) continue;
+      const key = `${inc.size ?? 0}:${inc.sizeRecursive ?? 0}`;
+      const group = groups.get(key);
+      if (group) group.ids.push(id);
+      else groups.set(key, { inc, ids: [id] });
+    }
+    if (!groups.size) return;
+    const ops = [...groups.values()].map(({ inc, ids }) =>
+      ids.length === 1 ? { updateOne: { filter: { _id: ids[0] }, update: { $inc: inc } } } : { updateMany: { filter: { _id: { $in: ids } }, update: { $inc: inc } } },
+    );
+    const direct = changes.every((c) => c.id instanceof Types.ObjectId) ? driverCollection(this.model) : undefined;
+    if (direct) await direct.bulkWrite(ops, { ordered: false });
+    else await this.model.bulkWrite(ops as never, { ordered: false });
   }
 
   async setSizes(id: Types.ObjectId, size: number, sizeRecursive: number): Promise<void> {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
 import { driverCollection } from '../../../common/driver-collection';
+import { toStored } from '../../../common/stored-as-is';
 import { findPage, findPageDirect } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ITEM_MODEL, ItemDoc } from '../schemas/item.schema';
@@ -42,12 +43,9 @@ export class ItemsRepository {
   async insert(doc: Omit<ItemDoc, '_id'> & { _id?: Types.ObjectId }): Promise<ItemDoc> {
     const direct = driverCollection(this.model);
     if (!direct) return (await this.model.create(doc)).toObject() as ItemDoc;
-    // what `create` stores (defaults, casts, validation: the schema's document), without its save
-    // machinery (hooks, state tracking, an Error built per save), which this schema does not use
-    const hydrated = new this.model(doc);
-    const invalid = hydrated.validateSync();
-    if (invalid) throw invalid;
-    const stored = hydrated.toObject() as ItemDoc;
+    // what `create` stores, without its save machinery (hooks, state tracking, an Error built per
+    // save), which this schema does not use
+    const stored = toStored(this.model, doc as ItemDoc);
     await direct.insertOne(stored);
     return stored;
   }
@@ -60,8 +58,17 @@ export class ItemsRepository {
     await this.model.deleteOne({ _id: id }).exec();
   }
 
+  /** Deletes an item and returns it as it was at that moment (null when it was gone already). */
+  deleteReturning(id: Types.ObjectId): Promise<ItemDoc | null> {
+    return this.model.findOneAndDelete({ _id: id }).lean<ItemDoc>().exec();
+  }
+
   async incSize(id: Types.ObjectId, delta: number): Promise<void> {
-    if (delta) await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
+    if (!delta) return;
+    // every file written changes its item's size
+    const direct = id instanceof Types.ObjectId && typeof delta === 'number' ? driverCollection(this.model) : undefined;
+    if (direct) await direct.updateOne({ _id: id }, { $inc: { size: delta } });
+    else await this.model.updateOne({ _id: id }, { $inc: { size: delta } }).exec();
   }
 
   async setSize(id: Types.ObjectId, size: number): Promise<void> {

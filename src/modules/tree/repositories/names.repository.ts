@@ -36,7 +36,10 @@ export class NamesRepository {
 
   /** Gives a name back, only if `nodeId` holds it. */
   async release(key: string, nodeId: Types.ObjectId): Promise<void> {
-    await this.model.deleteOne({ _id: key, nodeId }).exec();
+    // every rename, move and delete passes here
+    const direct = typeof key === 'string' && nodeId instanceof Types.ObjectId ? driverCollection(this.model) : undefined;
+    if (direct) await direct.deleteOne({ _id: key as never, nodeId });
+    else await this.model.deleteOne({ _id: key, nodeId }).exec();
   }
 
   async releaseAllOf(nodeId: Types.ObjectId): Promise<void> {

@@ -1,6 +1,8 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Request, Response } from 'express';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { v2 as webdav } from 'webdav-server';
 import { AppError } from '../../../common/errors';
 import { RawRoutes } from '../../../common/raw-routes';
@@ -27,9 +29,14 @@ import { encodeHref } from './dav-xml';
 import { MappedFileSystem } from './mapped-file-system';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'OPTIONS']);
+/** Methods this gateway answers itself, reading only (GET and HEAD of a collection go on to the library). */
+const SELF_SERVED = new Set(['GET', 'HEAD', 'PROPFIND']);
 const XML_METHODS = new Set(['PROPFIND', 'PROPPATCH', 'LOCK', 'UNLOCK', 'MKCOL']);
 const MAX_XML_BODY = 1024 * 1024;
 const REALM_NAME = 'Strata WebDAV';
+
+/** A request as the HTTP server hands it over: its method and URL are always there. */
+type DavRequest = IncomingMessage & { method: string; url: string };
 
 class DavRefusal extends Error {
   constructor(
@@ -55,7 +62,10 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('WebDAV');
   private server!: webdav.WebDAVServer;
   /** The request being handled, seen from any callback it leads to. */
-  private readonly current = new AsyncLocalStorage<{ req: Request; res: Response }>();
+  private readonly current = new AsyncLocalStorage<{ req: IncomingMessage; res: ServerResponse }>();
+  /** Express's app (none in the CLI): its prototypes for the few steps that want Express's request and response, and its `req.ip`. */
+  private express: { request: object; response: object } | undefined;
+  private expressIp: ((this: object) => string | undefined) | undefined;
 
   constructor(
     private readonly raw: RawRoutes,
@@ -70,6 +80,7 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     private readonly deadProps: DavDeadProps,
     private readonly logins: DavLoginCache,
     private readonly davPasswords: DavPasswords,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onModuleInit(): void {
@@ -87,7 +98,10 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
       maxRequestDepth: 1,
       enableLocationTag: false,
     });
-    for (const realm of REALMS) this.raw.register(`/${realm}`, (req, res, next) => this.handle(req, res, next));
+    this.express = this.adapterHost.httpAdapter?.getInstance();
+    this.expressIp = this.express && getterOf(this.express.request, 'ip');
+    // Node's own request and response: Express's prototypes cost CPU and memory per request (server.ts)
+    for (const realm of REALMS) this.raw.registerPlain(`/${realm}`, (req, res) => this.handle(req as DavRequest, res));
     process.on('uncaughtExceptionMonitor', this.endCrashedRequest);
   }
 
@@ -107,29 +121,38 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     this.logger.error(`uncaught error in ${request.req.method} ${request.req.url}; the request ends with a 500: ${err?.message}`);
     if (request.res.writableEnded) return; // answered already; its connection may serve another request by now
     if (request.res.headersSent) request.res.destroy();
-    else request.res.status(500).type('text/plain; charset=utf-8').end('Internal server error.\n');
+    else request.res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Internal server error.\n');
   };
 
-  private handle(req: Request, res: Response, _next: NextFunction): void {
-    withoutCors(res);
+  private handle(req: DavRequest, res: ServerResponse): void {
+    // what this gateway answers itself only reads: no memo of resolved folders to share with the
+    // library's steps (a GET or HEAD of a collection, which the library answers, gets one then)
+    const reading = SELF_SERVED.has(req.method);
     this.current.run({ req, res }, () =>
-      RequestContext.run({ origin: 'dav', ip: req.ip }, () =>
-        this.sync.withMemo(() => {
+      RequestContext.run({ origin: 'dav', ip: this.ipOf(req) }, () => {
+        const go = () => {
           this.prepare(req, res)
-            .then((answered) => {
-              if (!answered) this.server.executeRequest(req, res);
-            })
+            .then((answered) => answered || this.toLibrary(req, res, reading))
             .catch((err) => this.refuse(req, res, err));
-        }),
-      ),
+        };
+        if (reading) go();
+        else this.sync.withMemo(go);
+      }),
     );
+  }
+
+  /** Hands a checked request to webdav-server, within the request's memo of resolved folders (a new one if `fresh`). */
+  private toLibrary(req: IncomingMessage, res: ServerResponse, fresh: boolean): void {
+    withoutCors(res);
+    if (fresh) this.sync.withMemo(() => this.server.executeRequest(req, res));
+    else this.server.executeRequest(req, res);
   }
 
   /**
    * Checks a request; answers LOCK, UNLOCK, PROPFIND, PROPPATCH and GET/HEAD of files itself.
    * Returns true when the request was answered.
    */
-  private async prepare(req: Request, res: Response): Promise<boolean> {
+  private async prepare(req: DavRequest, res: ServerResponse): Promise<boolean> {
     const target = checkPath(req.url);
     if (req.method === 'PUT' && req.headers['content-range']) throw new DavRefusal(400, 'Partial PUT (Content-Range) is not supported; send the whole file.');
     if (XML_METHODS.has(req.method) && Number(req.headers['content-length'] ?? 0) > MAX_XML_BODY) throw new DavRefusal(413, 'Request body too large.');
@@ -158,11 +181,12 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     const targetPath = toPath(target);
     if (req.method === 'LOCK' || req.method === 'UNLOCK') {
       if (target.length < 3) throw new DavRefusal(403, 'Only resources inside a home or tale can be locked.');
-      if (req.method === 'UNLOCK') await this.lockRules.unlock(req, res, targetPath);
-      else await this.lockRules.lock(req, res, targetPath, await readBody(req, MAX_XML_BODY));
+      const [r, s] = this.withExpress(req, res);
+      if (req.method === 'UNLOCK') await this.lockRules.unlock(r, s, targetPath);
+      else await this.lockRules.lock(r, s, targetPath, await readBody(req, MAX_XML_BODY));
       return true;
     }
-    await this.lockRules.enforce(req, targetPath, destinationSegments ? toPath(destinationSegments) : null);
+    await this.lockRules.enforce(req as Request, targetPath, destinationSegments ? toPath(destinationSegments) : null);
     if (req.method === 'PROPFIND') {
       const viewer = { login: user.login, readableTales: () => this.readableTales(user) };
       await this.props.propfind(res, target, req.headers.depth === '0' ? 0 : 1, await readBody(req, MAX_XML_BODY), viewer);
@@ -173,7 +197,7 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
       return true;
     }
     const loc = locate(this.realms, target);
-    if ((req.method === 'GET' || req.method === 'HEAD') && loc?.kind === 'inside' && (await serveFile(req, res, loc.at.disk))) return true;
+    if ((req.method === 'GET' || req.method === 'HEAD') && loc?.kind === 'inside' && serveFile(req, res, loc.at.disk)) return true;
     (req as unknown as Record<symbol, unknown>)[DAV_USER] = { uid: String(user._id), username: user.login, isAdministrator: false, isDefaultUser: false };
     return false;
   }
@@ -183,7 +207,7 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
    * A login + WebDAV password this process verified within the last seconds is taken from the
    * DavLoginCache (no database round trip); see there for how it is kept true.
    */
-  private async authenticate(req: Request): Promise<UserDoc> {
+  private async authenticate(req: DavRequest): Promise<UserDoc> {
     const basic = parseBasicAuth(req.headers.authorization);
     if (!basic) throw new DavRefusal(401, 'Log in with your login and WebDAV password, token:<token> or key:<API key>.', { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
     const cached = await this.logins.get(basic.user, basic.password);
@@ -193,7 +217,7 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
       return cached;
     }
     const generation = this.logins.generation();
-    const result = await this.auth.basicLogin(basic.user, basic.password, req.ip, { alternatives: true, accountPassword: false }).catch((err) => {
+    const result = await this.auth.basicLogin(basic.user, basic.password, this.ipOf(req), { alternatives: true, accountPassword: false }).catch((err) => {
       this.logins.forgetLogin(basic.user);
       if (err instanceof AppError && err.status === 401) throw new DavRefusal(401, err.message, { 'WWW-Authenticate': `Basic realm="${REALM_NAME}", charset="UTF-8"` });
       throw err;
@@ -233,7 +257,26 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
     return this.folders.mappedIn('tales', this.access.filterFor(user, AccessLevel.READ));
   }
 
-  private refuse(req: Request, res: Response, err: unknown): void {
+  /** The client's address as Express's `req.ip` gives it (its `trust proxy` setting applied). */
+  private ipOf(req: IncomingMessage): string | undefined {
+    return this.expressIp ? this.expressIp.call({ app: this.express, headers: req.headers, socket: req.socket, connection: req.socket }) : req.socket.remoteAddress;
+  }
+
+  /** The request and response as Express's, for the steps written against Express (LOCK, UNLOCK: rare). */
+  private withExpress(req: IncomingMessage, res: ServerResponse): [Request, Response] {
+    const r = req as Request;
+    const s = res as Response;
+    if (this.express && Object.getPrototypeOf(req) !== this.express.request) {
+      r.res = s;
+      s.req = r;
+      s.locals = Object.create(null);
+      Object.setPrototypeOf(req, this.express.request);
+      Object.setPrototypeOf(res, this.express.response);
+    }
+    return [r, s];
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -248,9 +291,19 @@ export class DavGateway implements OnModuleInit, OnModuleDestroy {
       message = err.message;
       headers = err.headers;
     } else this.logger.error((err as Error)?.stack ?? String(err));
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    res.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+    const body = `${message}\n`;
+    res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) });
+    res.end(body); // not sent for a HEAD
   }
+}
+
+/** A getter an object has or inherits. */
+function getterOf(object: object, name: string): ((this: object) => string | undefined) | undefined {
+  for (let o: object | null = object; o; o = Object.getPrototypeOf(o)) {
+    const own = Object.getOwnPropertyDescriptor(o, name);
+    if (own) return own.get;
+  }
+  return undefined;
 }
 
 const DAV_USER = Symbol('strata.davUser');
@@ -297,8 +350,10 @@ function toPath(segments: string[]): string {
   return `/${segments.map((s) => s.normalize('NFC')).join('/')}`;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A small XML body, as UTF-8 text (413 beyond `limit`, 400 when it is not UTF-8). */
-function readBody(req: Request, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -311,7 +366,7 @@ function readBody(req: Request, limit: number): Promise<string> {
     });
     req.on('end', () => {
       try {
-        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+        resolve(chunks.length ? UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) : '');
       } catch {
         reject(new DavRefusal(400, 'The request body is not valid UTF-8.'));
       }
@@ -334,10 +389,10 @@ function destinationPath(destination: string): string {
  * some of its paths (PROPPATCH with several blocks) answer twice: the second answer is dropped
  * instead of throwing an uncaught error that would stop the process.
  */
-function withoutCors(res: Response): void {
+function withoutCors(res: ServerResponse): void {
   const setHeader = res.setHeader.bind(res);
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
-  res.setHeader = ((name: string, value: Parameters<Response['setHeader']>[1]) =>
-    res.headersSent || name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)) as Response['setHeader'];
-  res.writeHead = ((...args: unknown[]) => (res.headersSent ? res : writeHead(...args))) as Response['writeHead'];
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.setHeader = ((name: string, value: Parameters<ServerResponse['setHeader']>[1]) =>
+    res.headersSent || name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)) as ServerResponse['setHeader'];
+  res.writeHead = ((...args: unknown[]) => (res.headersSent ? res : writeHead(...args))) as ServerResponse['writeHead'];
 }

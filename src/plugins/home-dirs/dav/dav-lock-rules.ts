@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { RequestContext } from '../../../common/request-context';
 import { Realms } from '../realms';
-import { covers, DavLockDoc, DavLocks, MAX_LOCK_SECONDS } from './dav-locks';
+import { covers, DavLockDoc, DavLocks, isBelow, MAX_LOCK_SECONDS } from './dav-locks';
 import { DavSync, etagOf, locate, RealmPath, usableStat } from './dav-sync';
 import { encodeHref } from './dav-xml';
 
@@ -50,23 +50,20 @@ export class DavLockRules {
     if (lists.length && !(await this.anyListHolds(lists, target))) throw new DavStatus(412, 'The If header conditions do not hold.');
     const submitted = new Set(lists.flatMap((l) => l.conditions.filter((c) => !c.not && c.token).map((c) => c.token!)));
     const method = req.method;
+    const writes = ['PUT', 'MKCOL', 'DELETE', 'MOVE'].includes(method);
+    const deep = method === 'DELETE' || method === 'MOVE';
+    const dest = destination && (method === 'COPY' || method === 'MOVE') ? destination : null;
+    // every lock that could matter, for the target and the destination, from one query
+    const paths = [...(writes || method === 'PROPPATCH' ? [target] : []), ...(dest ? [dest] : [])];
+    const near = paths.length ? await this.locks.around(paths, [...(deep ? [target] : []), ...(dest ? [dest] : [])]) : [];
+    // a write needs the locks covering its path, those below it (DELETE, MOVE) and the depth-0 locks on its parent
+    const needed = (p: string, below: boolean) => near.filter((l) => covers(l, p) || (below && isBelow(l, p)) || (l.path === path.posix.dirname(p) && l.depth === 0));
+    // a DELETE or MOVE that finds no lock in its subtree has none to drop afterwards
+    if (deep && !near.some((l) => l.path === target || isBelow(l, target))) this.locks.noteNoneAt(req, target);
     const required: DavLockDoc[] = [];
-    const parentOf = (p: string) => path.posix.dirname(p);
-    // the locks covering a path and the depth-0 locks on its parent (an ancestor too), from one query
-    const coveringAndMember = async (p: string) => {
-      const near = await this.locks.onPathOrAbove(p);
-      return { covering: near.filter((l) => l.path === p || l.depth === 'infinity'), member: near.filter((l) => l.path === parentOf(p) && l.depth === 0) };
-    };
-    if (['PUT', 'MKCOL', 'DELETE', 'MOVE'].includes(method)) {
-      const { covering, member } = await coveringAndMember(target);
-      required.push(...covering);
-      if (['DELETE', 'MOVE'].includes(method)) required.push(...(await this.locks.below(target)));
-      required.push(...member);
-    } else if (method === 'PROPPATCH') required.push(...(await this.locks.covering(target)));
-    if (destination && (method === 'COPY' || method === 'MOVE')) {
-      const { covering, member } = await coveringAndMember(destination);
-      required.push(...covering, ...(await this.locks.below(destination)), ...member);
-    }
+    if (writes) required.push(...needed(target, deep));
+    else if (method === 'PROPPATCH') required.push(...near.filter((l) => covers(l, target)));
+    if (dest) required.push(...needed(dest, true));
     const exclusive = required.filter((l) => l.scope === 'exclusive');
     const shared = required.filter((l) => l.scope === 'shared');
     const missing = exclusive.find((l) => !submitted.has(l._id)) ?? (shared.length && !shared.some((l) => submitted.has(l._id)) ? shared[0] : undefined);
@@ -104,7 +101,7 @@ export class DavLockRules {
       await fs.writeFile(at.disk, '', { flag: 'wx' }).catch((err) => {
         throw new DavStatus(409, `Cannot create ${target}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'its parent does not exist' : (err as Error).message}.`);
       });
-      await this.sync.fileWritten(at, 0).catch(async (err) => {
+      await this.sync.fileWritten(at, 0, { created: true }).catch(async (err) => {
         await fs.rm(at.disk, { force: true });
         throw err;
       });

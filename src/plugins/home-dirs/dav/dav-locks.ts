@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { randomUUID } from 'node:crypto';
 import { Model, Schema, Types } from 'mongoose';
+import { driverCollection } from '../../../common/driver-collection';
 import { isDuplicateKeyError } from '../../../common/errors';
 
 /**
@@ -55,9 +56,17 @@ export function covers(lock: DavLockDoc, p: string): boolean {
   return lock.path === p || (lock.depth === 'infinity' && p.startsWith(lock.path === '/' ? '/' : `${lock.path}/`));
 }
 
+/** Whether a lock is rooted strictly below `p`. */
+export function isBelow(lock: DavLockDoc, p: string): boolean {
+  return lock.path !== p && lock.path.startsWith(p === '/' ? '/' : `${p}/`);
+}
+
 /** Every query on `dav_lock`. Expiry is checked on every read (a TTL index only tidies up). */
 @Injectable()
 export class DavLocks {
+  /** Per request: paths whose lock check found no lock rooted at them or below (`noteNoneAt`). */
+  private readonly lockFree = new WeakMap<object, Set<string>>();
+
   constructor(@InjectModel(DAV_LOCK_MODEL) private readonly model: Model<DavLockDoc>) {}
 
   /** Locks whose scope includes `p`: on it, or depth-infinity on an ancestor. */
@@ -68,6 +77,19 @@ export class DavLocks {
   /** Every lock rooted at `p` or an ancestor of it, whatever its depth (one query for `covering` of `p` and of its parent). */
   onPathOrAbove(p: string): Promise<DavLockDoc[]> {
     return this.model.find({ path: { $in: pathAndAncestors(p) }, expires: { $gt: new Date() } }).lean<DavLockDoc[]>().exec();
+  }
+
+  /**
+   * In one query, every lock a write may need the token of: rooted at one of `paths` or at an
+   * ancestor of one (whatever its depth), or strictly below one of `subtrees`.
+   */
+  around(paths: string[], subtrees: string[]): Promise<DavLockDoc[]> {
+    const clauses: Record<string, unknown>[] = [{ path: { $in: [...new Set(paths.flatMap(pathAndAncestors))] } }];
+    for (const p of subtrees) clauses.push({ path: new RegExp(`^${escapeRegExp(p === '/' ? '/' : `${p}/`)}`) });
+    // every WebDAV write asks: through the driver (the same query and lean documents, nothing to cast)
+    const direct = driverCollection(this.model);
+    if (direct) return direct.find({ $or: clauses, expires: { $gt: new Date() } }).toArray() as unknown as Promise<DavLockDoc[]>;
+    return this.model.find({ $or: clauses, expires: { $gt: new Date() } }).lean<DavLockDoc[]>().exec();
   }
 
   /** Locks rooted strictly below `p` (a DELETE or MOVE of `p` needs their tokens too). */
@@ -108,8 +130,20 @@ export class DavLocks {
     return (await this.model.deleteOne({ _id: token }).exec()).deletedCount === 1;
   }
 
-  /** Drops the locks of a path and everything below it (the resource is gone). */
-  async removeTree(p: string): Promise<void> {
+  /** `request`'s lock check found no lock rooted at `p` or below it. */
+  noteNoneAt(request: object, p: string): void {
+    let paths = this.lockFree.get(request);
+    if (!paths) this.lockFree.set(request, (paths = new Set()));
+    paths.add(p);
+  }
+
+  /**
+   * Drops the locks of a path and everything below it (the resource is gone). Nothing to drop when
+   * the lock check of `request` (the DELETE or MOVE itself) found none there: the write needed the
+   * token of every such lock, so a lock made there since raced with this request.
+   */
+  async removeTree(p: string, request?: object): Promise<void> {
+    if (request && this.lockFree.get(request)?.has(p)) return;
     const prefix = p === '/' ? '/' : `${p}/`;
     await this.model.deleteMany({ $or: [{ path: p }, { path: new RegExp(`^${escapeRegExp(prefix)}`) }] }).exec();
   }

@@ -9,7 +9,7 @@ import { FilesRepository } from '../../../modules/tree/repositories/files.reposi
 import { FolderDoc } from '../../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../../modules/tree/schemas/item.schema';
 import { lowerNameOf } from '../../../modules/tree/tree-names';
-import { TreeService } from '../../../modules/tree/tree.service';
+import { ExistingNode, Known, TreeService } from '../../../modules/tree/tree.service';
 import { MappedNode, Realm, REALMS, Realms } from '../realms';
 
 /** A place inside a realm: `/<realm>/<key>/<segments…>`, and the same place on disk. */
@@ -19,6 +19,9 @@ export interface RealmPath {
   segments: string[];
   disk: string;
 }
+
+/** What is at a path on disk, when the caller has looked: lets the tree be asked for that kind first. */
+export type DiskKind = 'file' | 'directory';
 
 /** Where a WebDAV path points: the server root, a realm's list, or a place inside one home/tale. */
 export type Location = { kind: 'root' } | { kind: 'realm'; realm: Realm } | { kind: 'inside'; at: RealmPath };
@@ -56,7 +59,9 @@ export function etagOf(s: Stats): string {
 /**
  * The tree side of WebDAV operations (DESIGN §8, WebDAV → tree). The file system calls these after
  * its disk step and before it answers, so the HTTP status reports the tree outcome too. Runs with
- * origin `dav`, which the tree → disk handlers skip: no loops, no marker fields.
+ * origin `dav`, which the tree → disk handlers skip: no loops, no marker fields. The folders this
+ * request resolved are handed to the tree's writes (`Known`), which then need not read them again
+ * for their size bookkeeping.
  */
 @Injectable()
 export class DavSync {
@@ -78,11 +83,12 @@ export class DavSync {
     return this.memo.run(new Map(), fn);
   }
 
-  async node(at: RealmPath): Promise<MappedNode> {
+  /** The tree node at a path; `disk`: what the disk has there (or had), asked for first. */
+  async node(at: RealmPath, disk?: DiskKind): Promise<MappedNode> {
     if (at.segments.length === 0) return { kind: 'folder', doc: (await this.folderAt(at, 0))! };
     const parent = await this.folderAt(at, at.segments.length - 1);
     if (!parent) return null;
-    const node = await this.realms.nodeAt(parent, [last(at)]);
+    const node = await this.realms.nodeAt(parent, [last(at)], { itemFirst: disk === 'file' });
     if (node?.kind === 'folder') this.memo.getStore()?.set(memoKey(at, at.segments.length), node.doc);
     return node;
   }
@@ -93,31 +99,53 @@ export class DavSync {
     this.memo.getStore()?.set(memoKey(at, at.segments.length), made);
   }
 
-  /** A file now holds `size` bytes: its item and file record are made or updated. */
-  async fileWritten(at: RealmPath, size: number): Promise<void> {
+  /**
+   * A file now holds `size` bytes: its item and file record are made or updated. `created`: the
+   * file was not on disk before this request, so its item is most likely new too (made without
+   * looking the name up first; an item the tree has all the same is found when the name is taken).
+   */
+  async fileWritten(at: RealmPath, size: number, opts: { created?: boolean } = {}): Promise<void> {
     const parent = await this.parentFolder(at);
-    const node = await this.realms.nodeAt(parent, [last(at)], { itemFirst: true });
-    if (node?.kind === 'folder') throw new ConflictError(`A folder named ${last(at)} exists here.`);
+    const name = last(at);
+    let item: ItemDoc | null = null;
+    let isNew = false;
+    if (opts.created) {
+      try {
+        item = await this.tree.createItem(parent, { name }, { creator: RequestContext.user(), reuseExisting: true, lookFirst: false });
+        isNew = true;
+      } catch (err) {
+        if (!(err instanceof ExistingNode)) throw err;
+        item = err.node as ItemDoc;
+      }
+    } else {
+      const node = await this.realms.nodeAt(parent, [name], { itemFirst: true });
+      if (node?.kind === 'folder') throw new ConflictError(`A folder named ${name} exists here.`);
+      item = node?.doc ?? null;
+    }
     // names are unique case-insensitively in the tree; on disk they are not
-    if (node && node.doc.name !== last(at)) throw new ConflictError(`"${node.doc.name}" already exists here; names differ in more than case.`);
-    const item = node?.kind === 'item' ? node.doc : await this.tree.createItem(parent, { name: last(at) }, { creator: RequestContext.user() });
-    await this.recordBytes(item, size, at.realm, !node);
+    if (item && item.name !== name) throw new ConflictError(`"${item.name}" already exists here; names differ in more than case.`);
+    if (!item) {
+      item = await this.tree.createItem(parent, { name }, { creator: RequestContext.user() });
+      isNew = true;
+    }
+    await this.recordBytes(item, size, at.realm, isNew);
   }
 
-  async removed(at: RealmPath): Promise<void> {
-    const node = await this.node(at);
+  /** `disk`: what was on disk there before it was removed. */
+  async removed(at: RealmPath, disk?: DiskKind): Promise<void> {
+    const node = await this.node(at, disk);
     if (!node) return; // not in the tree: nothing to remove there
     try {
-      if (node.kind === 'folder') await this.tree.deleteFolder(node.doc);
-      else await this.tree.deleteItem(node.doc);
+      if (node.kind === 'folder') await this.tree.deleteFolder(node.doc, this.known());
+      else await this.tree.deleteItem(node.doc, true, this.known());
     } finally {
       this.memo.getStore()?.clear();
     }
   }
 
-  /** A rename, a move or both, as one tree write. */
-  async moved(from: RealmPath, to: RealmPath): Promise<void> {
-    const node = await this.node(from);
+  /** A rename, a move or both, as one tree write. `disk`: what was moved on disk. */
+  async moved(from: RealmPath, to: RealmPath, disk?: DiskKind): Promise<void> {
+    const node = await this.node(from, disk);
     const parent = await this.parentFolder(to);
     const name = last(to);
     if (!node) {
@@ -127,10 +155,10 @@ export class DavSync {
     }
     try {
       if (node.kind === 'folder') {
-        await this.tree.updateFolder(node.doc, { name, parent: { type: 'folder', doc: parent } });
+        await this.tree.updateFolder(node.doc, { name, parent: { type: 'folder', doc: parent } }, this.known());
         return;
       }
-      const moved = await this.tree.updateItem(node.doc, { name, folder: parent });
+      const moved = await this.tree.updateItem(node.doc, { name, folder: parent }, this.known());
       for (const file of await this.files.ofItem(moved._id)) {
         if (file.name !== name) await this.tree.updateFile(file, { name, mimeType: mimeOf(name) });
       }
@@ -148,7 +176,7 @@ export class DavSync {
       return;
     }
     if (!stat.isDirectory()) return;
-    const existing = await this.node(at);
+    const existing = await this.node(at, 'directory');
     if (!existing) await this.folderCreated(at);
     for (const entry of await fs.readdir(at.disk, { withFileTypes: true })) {
       if (entry.name.startsWith(TEMP_PREFIX) || entry.isSymbolicLink()) continue;
@@ -160,13 +188,19 @@ export class DavSync {
   private async recordBytes(item: ItemDoc, size: number, realm: Realm, isNew: boolean): Promise<void> {
     const [file, ...extra] = isNew ? [] : await this.files.ofItem(item._id);
     const assetstoreId = this.realms.assetstoreId(realm);
+    const known = { ...this.known(), item };
     if (!file) {
-      await this.tree.createFile(item, { name: item.name, size, mimeType: mimeOf(item.name), assetstoreId, bytes: { sha512: null, path: null } }, RequestContext.user());
+      await this.tree.createFile(item, { name: item.name, size, mimeType: mimeOf(item.name), assetstoreId, bytes: { sha512: null, path: null } }, RequestContext.user(), known);
       return;
     }
     // in a mapped folder an item is one file on disk: stray records go
-    for (const stray of extra) await this.tree.deleteFile(stray);
-    await this.tree.replaceFileContents(file, { size, assetstoreId, bytes: { sha512: null, path: null } });
+    for (const stray of extra) await this.tree.deleteFile(stray, true, known);
+    await this.tree.replaceFileContents(file, { size, assetstoreId, bytes: { sha512: null, path: null } }, known);
+  }
+
+  /** The folders this request has resolved, for the tree's writes. */
+  private known(): Known {
+    return { folders: [...(this.memo.getStore()?.values() ?? [])] };
   }
 
   private async rootFolder(at: RealmPath): Promise<FolderDoc> {

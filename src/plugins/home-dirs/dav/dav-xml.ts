@@ -222,9 +222,12 @@ export function emptyElement(ns: string, local: string): string {
   return `<${local} xmlns="${escapeXml(ns)}"/>`;
 }
 
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;' };
+const NEEDS_ESCAPE = /[&<>"\r]/;
+
 /** Escapes text and attribute values (quotes included, and CR, which a parser would drop). */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#13;' })[c]!);
+  return NEEDS_ESCAPE.test(s) ? s.replace(/[&<>"\r]/g, (c) => ESCAPES[c]) : s;
 }
 
 /** Encodes a path for an href segment by segment, so every character of a name round-trips. */
@@ -232,6 +235,10 @@ export function encodeHref(url: string): string {
   return url.split('/').map(encodeSegment).join('/');
 }
 
+/** What encodeURIComponent leaves bare but a segment of an href should not. */
+const RESERVED_LEFT = /[!'()*]/;
+
 export function encodeSegment(segment: string): string {
-  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(segment);
+  return RESERVED_LEFT.test(encoded) ? encoded.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : encoded;
 }

@@ -8,7 +8,7 @@ import { AppError, ConflictError, NotFoundError } from '../../../common/errors';
 import { Realms } from '../realms';
 import { DavDeadProps } from './dav-dead-props';
 import { DavLocks } from './dav-locks';
-import { DavSync, locate, RealmPath, TEMP_PREFIX, usableStat } from './dav-sync';
+import { DavSync, DiskKind, locate, RealmPath, TEMP_PREFIX, usableStat } from './dav-sync';
 
 type Callback<T> = (error?: Error, result?: T) => void;
 
@@ -77,7 +77,7 @@ export class MappedFileSystem extends webdav.FileSystem {
         await (await fs.open(at.disk, 'wx')).close();
         // a PUT opens its write stream next: the tree learns of the file once, when its bytes are in
         if ((info.context as webdav.HTTPRequestContext).request?.method === 'PUT') this.createdByPut.add(info.context);
-        else await this.undoOnFailure(() => this.sync.fileWritten(at, 0), () => fs.rm(at.disk, { force: true }));
+        else await this.undoOnFailure(() => this.sync.fileWritten(at, 0, { created: true }), () => fs.rm(at.disk, { force: true }));
       }
     })().then(() => callback(), (err) => callback(fsError(err)));
   }
@@ -95,7 +95,7 @@ export class MappedFileSystem extends webdav.FileSystem {
     this.createdByPut.delete(info.context);
     // a file this PUT made that gets no bytes (open failed, upload aborted) is recorded empty, as the
     // tree step of `_create` did before the body was read; the tree step keeps this request's context
-    const recordEmpty = AsyncResource.bind(() => this.undoOnFailure(() => this.sync.fileWritten(at, 0), () => fs.rm(at.disk, { force: true })));
+    const recordEmpty = AsyncResource.bind(() => this.undoOnFailure(() => this.sync.fileWritten(at, 0, { created: true }), () => fs.rm(at.disk, { force: true })));
     const temp = path.join(path.dirname(at.disk), `${TEMP_PREFIX}put-${randomBytes(8).toString('hex')}`);
     fs.open(temp, 'wx', 0o644).then((handle) => {
       let size = 0;
@@ -123,7 +123,7 @@ export class MappedFileSystem extends webdav.FileSystem {
             await handle.close();
             finished = true;
             await this.undoOnFailure(
-              () => this.sync.fileWritten(at, size),
+              () => this.sync.fileWritten(at, size, { created }),
               () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
             );
             await fs.rename(temp, at.disk);
@@ -155,9 +155,10 @@ export class MappedFileSystem extends webdav.FileSystem {
     if (!at) return callback(webdav.Errors.Forbidden);
     this.forget(info.context);
     (async () => {
-      await fs.rm(at.disk, { recursive: true });
-      await this.sync.removed(at);
-      await this.dropLocks(p);
+      const kind = diskKind(await fs.lstat(at.disk));
+      await (kind === 'file' ? fs.unlink(at.disk) : fs.rm(at.disk, { recursive: true }));
+      await this.sync.removed(at, kind);
+      await this.dropLocks(p, info.context);
     })().then(() => callback(), (err) => callback(fsError(err)));
   }
 
@@ -168,6 +169,7 @@ export class MappedFileSystem extends webdav.FileSystem {
     this.forget(info.context);
     (async () => {
       const overwritten = await this.clearTarget(dst, info.overwrite);
+      const kind = diskKind(await fs.lstat(src.disk));
       try {
         await fs.rename(src.disk, dst.disk);
       } catch (err) {
@@ -175,8 +177,8 @@ export class MappedFileSystem extends webdav.FileSystem {
         await fs.cp(src.disk, dst.disk, { recursive: true, errorOnExist: true, force: false });
         await fs.rm(src.disk, { recursive: true });
       }
-      await this.undoOnFailure(() => this.sync.moved(src, dst), () => fs.rename(dst.disk, src.disk));
-      await this.dropLocks(from);
+      await this.undoOnFailure(() => this.sync.moved(src, dst, kind), () => fs.rename(dst.disk, src.disk));
+      await this.dropLocks(from, info.context);
       return overwritten;
     })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
   }
@@ -192,7 +194,7 @@ export class MappedFileSystem extends webdav.FileSystem {
       if (s.isDirectory() && info.depth === 0) await fs.mkdir(dst.disk);
       else await fs.cp(src.disk, dst.disk, { recursive: true, errorOnExist: true, force: false, verbatimSymlinks: true });
       await this.undoOnFailure(() => this.sync.imported(dst), () => fs.rm(dst.disk, { recursive: true, force: true }));
-      const [source, copy] = await Promise.all([this.sync.node(src), this.sync.node(dst)]);
+      const [source, copy] = await Promise.all([this.sync.node(src, diskKind(s)), this.sync.node(dst, diskKind(s))]);
       if (source && copy) await this.deadProps.copyTree(source, copy);
       return overwritten;
     })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
@@ -202,11 +204,11 @@ export class MappedFileSystem extends webdav.FileSystem {
 
   /** With Overwrite: T an existing target goes first (disk and tree); with F it is a 412. */
   private async clearTarget(dst: RealmPath, overwrite: boolean): Promise<boolean> {
-    const exists = await fs.lstat(dst.disk).then(() => true, () => false);
-    if (!exists) return false;
+    const existing = await fs.lstat(dst.disk).catch(() => null);
+    if (!existing) return false;
     if (!overwrite) throw webdav.Errors.ResourceAlreadyExists;
     await fs.rm(dst.disk, { recursive: true });
-    await this.sync.removed(dst);
+    await this.sync.removed(dst, diskKind(existing));
     return true;
   }
 
@@ -244,9 +246,14 @@ export class MappedFileSystem extends webdav.FileSystem {
    * A deleted or moved-away resource loses its locks (locks do not move). Dead properties belong
    * to the tree node: they go with its removal and move with it (DavDeadProps).
    */
-  private async dropLocks(p: webdav.Path): Promise<void> {
-    await this.davLocks.removeTree(`/${p.paths.map((s) => s.normalize('NFC')).join('/')}`);
+  private async dropLocks(p: webdav.Path, ctx: webdav.RequestContext): Promise<void> {
+    await this.davLocks.removeTree(`/${p.paths.map((s) => s.normalize('NFC')).join('/')}`, (ctx as webdav.HTTPRequestContext).request);
   }
+}
+
+/** A directory, or a file (what the tree holds as an item). */
+function diskKind(s: Stats): DiskKind {
+  return s.isDirectory() ? 'directory' : 'file';
 }
 
 /** Maps disk and tree errors onto the library's error singletons (anything else is a 500). */
