@@ -1,4 +1,18 @@
 import { Model, Schema, SchemaType, Types } from 'mongoose';
+import { driverCollection } from './driver-collection';
+
+/**
+ * Inserts what `model.create(doc)` would, through the driver when it can (`toStored`: no save
+ * machinery, hooks or per-save Error, which the tree's hot schemas do not use); returns the
+ * stored document.
+ */
+export async function insertStored<T extends { _id?: unknown }>(model: Model<T>, doc: T): Promise<T> {
+  const direct = driverCollection(model);
+  if (!direct) return (await model.create(doc)).toObject() as T;
+  const stored = toStored(model, doc);
+  await direct.insertOne(stored as Record<string, unknown>);
+  return stored;
+}
 
 /**
  * The document `model.create(doc)` would store (defaults, casts, validation: the schema's

@@ -3,7 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { driverCollection } from '../../../common/driver-collection';
 import { findPage } from '../../../common/find-page';
-import { toStored } from '../../../common/stored-as-is';
+import { insertStored } from '../../../common/stored-as-is';
 import { Paging } from '../../../common/params';
 import { FILE_MODEL, FileDoc } from '../schemas/file.schema';
 
@@ -27,13 +27,8 @@ export class FilesRepository {
     return this.model.find({ itemId }).sort({ _id: 1 }).lean<FileDoc[]>().exec();
   }
 
-  async insert(doc: Omit<FileDoc, '_id'> & { _id?: Types.ObjectId }): Promise<FileDoc> {
-    const direct = driverCollection(this.model);
-    if (!direct) return (await this.model.create(doc)).toObject() as FileDoc;
-    // every file recorded (uploads, WebDAV, Hatrac) passes here: as ItemsRepository.insert
-    const stored = toStored(this.model, doc as FileDoc);
-    await direct.insertOne(stored);
-    return stored;
+  insert(doc: Omit<FileDoc, '_id'> & { _id?: Types.ObjectId }): Promise<FileDoc> {
+    return insertStored(this.model, doc as FileDoc);
   }
 
   update(id: Types.ObjectId, set: Partial<FileDoc>): Promise<FileDoc | null> {

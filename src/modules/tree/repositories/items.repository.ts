@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { FilterQuery, Model, Types } from 'mongoose';
 import { driverCollection } from '../../../common/driver-collection';
-import { toStored } from '../../../common/stored-as-is';
+import { insertStored } from '../../../common/stored-as-is';
 import { findPage, findPageDirect } from '../../../common/find-page';
 import { Paging } from '../../../common/params';
 import { ITEM_MODEL, ItemDoc } from '../schemas/item.schema';
@@ -40,14 +40,8 @@ export class ItemsRepository {
     return this.model.countDocuments({ folderId }).exec();
   }
 
-  async insert(doc: Omit<ItemDoc, '_id'> & { _id?: Types.ObjectId }): Promise<ItemDoc> {
-    const direct = driverCollection(this.model);
-    if (!direct) return (await this.model.create(doc)).toObject() as ItemDoc;
-    // what `create` stores, without its save machinery (hooks, state tracking, an Error built per
-    // save), which this schema does not use
-    const stored = toStored(this.model, doc as ItemDoc);
-    await direct.insertOne(stored);
-    return stored;
+  insert(doc: Omit<ItemDoc, '_id'> & { _id?: Types.ObjectId }): Promise<ItemDoc> {
+    return insertStored(this.model, doc as ItemDoc);
   }
 
   update(id: Types.ObjectId, set: Partial<ItemDoc>): Promise<ItemDoc | null> {
