@@ -201,8 +201,19 @@ describe(`embedded database: _id index of an older store, and kills while indexe
     await withStockServer(server.dataDir, async (uri) => {
       const client = await MongoClient.connect(uri);
       try {
-        await declare(client.db('ids').collection<ItemDoc>('items'));
-        await client.db('ids').collection<ItemDoc>('items').insertMany(docs);
+        // The stock library, which only writes this fixture, once failed the insert in CI with
+        // H2's "Can not compare" on its mixed-type _id map (not reproduced with the same seed):
+        // the fixture is written again from scratch, at most three times.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.db('ids').dropDatabase();
+            await declare(client.db('ids').collection<ItemDoc>('items'));
+            await client.db('ids').collection<ItemDoc>('items').insertMany(docs);
+            break;
+          } catch (err) {
+            if (attempt >= 3 || !/Can not compare/.test(String((err as Error).message))) throw err;
+          }
+        }
       } finally {
         await client.close();
       }
