@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -651,10 +652,12 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
   });
 
   it('leaves the old content and metadata when an upload is aborted', async () => {
-    await dav.putFileContents('/keep.txt', 'precious');
+    await dav.putFileContents('/keep.txt', 'first');
+    await dav.putFileContents('/keep.txt', 'precious'); // an overwrite: the old file's second name goes too
     const before = (await lookup('keep.txt')).body;
     await abortedPut('/homes/alice/keep.txt', 1000, 'partial bytes');
     await abortedPut('/homes/alice/keep.txt', 1000, 'gone at once', 0); // before the server has even authenticated
+    await abortedPut('/homes/alice/keep.txt', 4 << 20, randomBytes(5 << 19)); // after more than a buffer's worth reached the disk
     await new Promise((r) => setTimeout(r, 500));
     await expectFile('keep.txt', 'precious');
     expect((await lookup('keep.txt')).body.size).toBe(before.size);
@@ -746,11 +749,12 @@ function oid(id: string): ObjectId {
 }
 
 /** Sends part of a PUT body, then drops the connection. */
-function abortedPut(url: string, declared: number, sent: string, afterMs = 200): Promise<void> {
+function abortedPut(url: string, declared: number, sent: string | Buffer, afterMs = 200): Promise<void> {
   const { port } = new URL(t.url);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), '127.0.0.1', () => {
-      socket.write(`PUT ${url} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basicHeader('alice', DAV_PASSWORD)}\r\nContent-Length: ${declared}\r\n\r\n${sent}`);
+      socket.write(`PUT ${url} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basicHeader('alice', DAV_PASSWORD)}\r\nContent-Length: ${declared}\r\n\r\n`);
+      socket.write(sent);
       setTimeout(() => {
         socket.destroy();
         resolve();

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Types } from 'mongoose';
 import type { AssetstoreAdapter, AssetstoreDoc, ByteRange, StoredBytes, StoredFile, UploadTarget } from '../../assetstores/assetstore';
 import { sealTempFile, writeChunkAt } from '../../assetstores/chunk-writer';
+import { renameOver } from './temp-files';
 
 export const MAPPED = 'mapped';
 
@@ -44,7 +45,7 @@ export class MappedAssetstore implements AssetstoreAdapter {
     const file = await record({ sha512: null, path: null });
     const itemId = (file as { itemId?: Types.ObjectId }).itemId;
     if (!itemId) throw new Error('a mapped upload must be recorded as a file of an item');
-    await fs.rename(this.temp(upload), await this.resolve(itemId));
+    await renameOver(this.temp(upload), await this.resolve(itemId));
     return file;
   }
 

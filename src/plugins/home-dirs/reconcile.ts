@@ -14,7 +14,8 @@ import { FolderDoc } from '../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../modules/tree/schemas/item.schema';
 import { lowerNameOf } from '../../modules/tree/tree-names';
 import { TreeService } from '../../modules/tree/tree.service';
-import { mimeOf, TEMP_PREFIX } from './dav/dav-sync';
+import { mimeOf } from './dav/dav-sync';
+import { TEMP_PREFIX } from './temp-files';
 import { UPLOAD_DIR } from './mapped.assetstore';
 import { Realm, REALMS, Realms } from './realms';
 

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,7 +18,7 @@ import { FolderDoc } from '../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../modules/tree/schemas/item.schema';
 import type { NodeSaveInfo, UploadInfo } from '../../modules/tree/tree-events';
 import { TreeService } from '../../modules/tree/tree.service';
-import { TEMP_PREFIX } from './dav/dav-sync';
+import { renameOver, tempBeside } from './temp-files';
 import { Realms } from './realms';
 
 /**
@@ -142,11 +141,11 @@ export class TreeToDisk {
       return;
     }
     // bytes from another store (a copy into a mapped folder): written to the item's path, then recorded as mapped
-    const temp = path.join(path.dirname(where.disk), `${TEMP_PREFIX}copy-${randomBytes(8).toString('hex')}`);
+    const temp = tempBeside(where.disk, 'copy');
     const source = await (await this.assetstores.adapter(file.assetstoreId)).openReadStream(file);
     await diskStep(async () => {
       await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
-      await fs.rename(temp, where.disk);
+      await renameOver(temp, where.disk);
     });
     Object.assign(file, { assetstoreId: mapped, sha512: null, path: null });
   }
@@ -219,7 +218,7 @@ export class TreeToDisk {
           continue;
         }
         const [file] = await this.files.ofItem(e.item._id);
-        const temp = path.join(path.dirname(e.disk), `${TEMP_PREFIX}move-${randomBytes(8).toString('hex')}`);
+        const temp = tempBeside(e.disk, 'move');
         if (file) await pipeline(await (await this.assetstores.adapter(file.assetstoreId)).openReadStream(file), createWriteStream(temp, { flags: 'wx' }));
         else await fs.writeFile(temp, '', { flag: 'wx' });
         await fs.rename(temp, e.disk);

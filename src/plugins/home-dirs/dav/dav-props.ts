@@ -8,7 +8,8 @@ import { DavDeadProps, DeadPropsDoc, parsePropKey, propKey } from './dav-dead-pr
 import { httpDate } from './dav-get';
 import { activeLockXml, DavStatus } from './dav-lock-rules';
 import { covers, DavLockDoc, DavLocks } from './dav-locks';
-import { DavSync, etagOf, isUsable, locate, Location, mimeOf, TEMP_PREFIX, usableStat } from './dav-sync';
+import { DavSync, etagOf, isUsable, locate, Location, mimeOf, usableStat } from './dav-sync';
+import { TEMP_PREFIX } from '../temp-files';
 import { childElements, emptyElement, encodeHref, encodeSegment, escapeXml, isElement, parseXml, serializeElement, XmlElement, XmlError } from './dav-xml';
 
 const DAV = 'DAV:';

@@ -11,6 +11,7 @@ import { ItemDoc } from '../../../modules/tree/schemas/item.schema';
 import { lowerNameOf } from '../../../modules/tree/tree-names';
 import { ExistingNode, Known, TreeService } from '../../../modules/tree/tree.service';
 import { MappedNode, Realm, REALMS, Realms } from '../realms';
+import { TEMP_PREFIX } from '../temp-files';
 
 /** A place inside a realm: `/<realm>/<key>/<segments…>`, and the same place on disk. */
 export interface RealmPath {
@@ -25,9 +26,6 @@ export type DiskKind = 'file' | 'directory';
 
 /** Where a WebDAV path points: the server root, a realm's list, or a place inside one home/tale. */
 export type Location = { kind: 'root' } | { kind: 'realm'; realm: Realm } | { kind: 'inside'; at: RealmPath };
-
-/** Names the sync writes on disk for its own work; listings hide them. */
-export const TEMP_PREFIX = '.strata-';
 
 /** Locates decoded path segments (`['homes', 'alice', 'a.txt']`); null outside the realms. Names are NFC, as on disk. */
 export function locate(realms: Realms, segments: string[]): Location | null {

@@ -1,14 +1,15 @@
 import { AsyncResource } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import { promises as fs, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { AppError, ConflictError, NotFoundError } from '../../../common/errors';
+import { FileWriter } from '../../../common/file-writer';
 import { Realms } from '../realms';
+import { renameOver, tempBeside } from '../temp-files';
 import { DavDeadProps } from './dav-dead-props';
 import { DavLocks } from './dav-locks';
-import { DavSync, DiskKind, locate, RealmPath, TEMP_PREFIX, usableStat } from './dav-sync';
+import { DavSync, DiskKind, locate, RealmPath, usableStat } from './dav-sync';
 
 type Callback<T> = (error?: Error, result?: T) => void;
 
@@ -96,9 +97,11 @@ export class MappedFileSystem extends webdav.FileSystem {
     // a file this PUT made that gets no bytes (open failed, upload aborted) is recorded empty, as the
     // tree step of `_create` did before the body was read; the tree step keeps this request's context
     const recordEmpty = AsyncResource.bind(() => this.undoOnFailure(() => this.sync.fileWritten(at, 0, { created: true }), () => fs.rm(at.disk, { force: true })));
-    const temp = path.join(path.dirname(at.disk), `${TEMP_PREFIX}put-${randomBytes(8).toString('hex')}`);
+    const temp = tempBeside(at.disk, 'put');
     fs.open(temp, 'wx', 0o644).then((handle) => {
-      let size = 0;
+      // the answer waits for the bytes to be durable: flushed behind the upload, the final fsync has
+      // only the last part left to write
+      const writer = new FileWriter(handle, 0, { flushBehind: true, expectedBytes: info.estimatedSize });
       let finished = false;
       const discard = () => {
         if (finished) return;
@@ -112,13 +115,11 @@ export class MappedFileSystem extends webdav.FileSystem {
       };
       const stream = new Writable({
         write: (chunk: Buffer, _enc, done) => {
-          handle.write(chunk).then(({ bytesWritten }) => {
-            size += bytesWritten;
-            done();
-          }, done);
+          writer.add(chunk).then(() => done(), done);
         },
         final: (done) => {
           (async () => {
+            const size = await writer.finish();
             await handle.sync();
             await handle.close();
             finished = true;
@@ -126,7 +127,7 @@ export class MappedFileSystem extends webdav.FileSystem {
               () => this.sync.fileWritten(at, size, { created }),
               () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
             );
-            await fs.rename(temp, at.disk);
+            await renameOver(temp, at.disk);
           })().then(() => done(), (err) => done(fsError(err)));
         },
         destroy: (err, done) => {

