@@ -51,6 +51,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './lib/cpu-profile.mjs';
+import { serverNodeFlags } from './lib/server-flags.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SMALL = 4096;
@@ -395,7 +396,7 @@ async function startServer(opts, bigBytes) {
   };
   for (const k of ['CONFIG_FILE', 'TLS_CERT', 'TLS_KEY', 'NODE_OPTIONS', 'HATRAC_READ_ONLY', 'HATRAC_ROOT_OWNERS']) delete env[k];
   for (const k of Object.keys(env)) if (k.startsWith('HATRAC_FIREWALL_')) delete env[k];
-  const nodeArgs = [];
+  const nodeArgs = serverNodeFlags(repoRoot);
   if (opts.cpuProf) {
     mkdirSync(opts.cpuProf, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);

@@ -50,6 +50,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { summarizeProfile } from './lib/cpu-profile.mjs';
+import { serverNodeFlags } from './lib/server-flags.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER_KEYS = ['ours', 'apache', 'wsgidav'];
@@ -596,7 +597,7 @@ async function startOurs(work, opts) {
     LOG_LEVEL: 'warn',
   };
   for (const k of ['CONFIG_FILE', 'TLS_CERT', 'TLS_KEY', 'PLUGINS', 'NODE_OPTIONS']) delete env[k];
-  const nodeArgs = [];
+  const nodeArgs = serverNodeFlags(repoRoot);
   if (opts.cpuProf) {
     mkdirSync(opts.cpuProf, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
