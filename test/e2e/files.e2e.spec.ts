@@ -158,18 +158,14 @@ describe('uploads', () => {
       // restart on the same database and data directory
       await other.server.close();
       const { startServer } = await import('../../src/server');
-      const again = await startServer(other.server.config);
-      try {
-        const api = `${again.url}/api/v1`;
-        expect((await call(api, 'GET', '/file/offset', { token, query: { uploadId: start.body._id } })).body).toEqual({ offset: 4 });
-        const done = await call(api, 'POST', '/file/chunk', { token, query: { uploadId: start.body._id, offset: 4 }, body: 'efgh' });
-        expect(done.body).toMatchObject({ _modelType: 'file', size: 8 });
-        expect((await call(api, 'GET', `/file/${done.body._id}/download`, { token })).text).toBe('abcdefgh');
-      } finally {
-        await again.close();
-      }
+      other.server = await startServer(other.server.config); // closed with the test server
+      const api = `${other.server.url}/api/v1`;
+      expect((await call(api, 'GET', '/file/offset', { token, query: { uploadId: start.body._id } })).body).toEqual({ offset: 4 });
+      const done = await call(api, 'POST', '/file/chunk', { token, query: { uploadId: start.body._id, offset: 4 }, body: 'efgh' });
+      expect(done.body).toMatchObject({ _modelType: 'file', size: 8 });
+      expect((await call(api, 'GET', `/file/${done.body._id}/download`, { token })).text).toBe('abcdefgh');
     } finally {
-      await other.db.dropDatabase();
+      await other.close(); // the server, its database and the test's own client, which kept jest from exiting
     }
   });
 });
