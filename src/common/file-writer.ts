@@ -62,12 +62,6 @@ export class FileWriter {
     return this.bytes;
   }
 
-  /** Waits for the write and flush under way, whatever their outcome: after a failure, before the caller cuts the file back or closes it. */
-  async settle(): Promise<void> {
-    await this.writing.catch(() => {});
-    await this.flushing;
-  }
-
   /** Starts writing the current buffer once the other one is on the disk, and fills the other one next. */
   private async sendCurrent(): Promise<void> {
     await this.writing;
