@@ -1,4 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** The size of each of a writer's two buffers, or less when fewer bytes are expected. */
 const BUFFER_BYTES = 1 << 20;
@@ -78,6 +78,7 @@ export class FileWriter {
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await this.handle.write(data, done, data.length - done, at + done);
+      if (bytesWritten <= 0) throw new Error(`the file took no bytes at ${at + done}`);
       done += bytesWritten;
     }
     if (this.opts.flushBehind) this.flushBehind(data.length);
@@ -91,5 +92,15 @@ export class FileWriter {
       .datasync()
       .catch((err: unknown) => void (this.flushError ??= err))
       .finally(() => (this.flushing = undefined));
+  }
+}
+
+/** Makes a directory's entries durable (a rename into it, a new name): the last step of a durable write. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -30,6 +30,20 @@ describe('renameOver', () => {
     expect(existsSync(temp)).toBe(false);
   });
 
+  it('lets two replacements of one file race: one of them wins whole, no temp name stays', async () => {
+    const target = path.join(dir, 'raced.txt');
+    writeFileSync(target, 'old');
+    const temps = ['one', 'two'].map((body) => {
+      const temp = tempBeside(target, 'put');
+      writeFileSync(temp, body.repeat(1000));
+      return temp;
+    });
+    await Promise.all(temps.map((temp) => renameOver(temp, target)));
+    expect(['one'.repeat(1000), 'two'.repeat(1000)]).toContain(readFileSync(target, 'utf8'));
+    await settle();
+    expect(readdirSync(dir).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
+  });
+
   it('leaves the old file in place when the rename fails', async () => {
     const target = path.join(dir, 'c.txt');
     writeFileSync(target, 'kept');

@@ -13,6 +13,7 @@ import type {
   UploadTarget,
 } from '../assetstore';
 import { ValidationError } from '../../common/errors';
+import { syncDirectory } from '../../common/file-writer';
 import { sealTempFile, writeChunkAt, writePartAt } from '../chunk-writer';
 
 export const FILESYSTEM = 'filesystem';
@@ -164,15 +165,6 @@ async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha512');
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
   return hash.digest('hex');
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export const filesystemFactory = (doc: AssetstoreDoc, context: AssetstoreContext) => new FilesystemAssetstore(doc, context);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { syncDirectory } from '../../common/file-writer';
 
 /** Names the sync writes on disk for its own work; listings hide them, reconciliation removes stale ones. */
 export const TEMP_PREFIX = '.strata-';
@@ -11,11 +12,12 @@ export function tempBeside(target: string, purpose: string): string {
 }
 
 /**
- * Renames `temp` over `target` (atomic: readers see the old file or the new one). The old file
- * keeps a second name until the rename is done and is unlinked afterwards, without waiting:
- * freeing a large file's blocks takes the filesystem a while (140 ms for 512 MiB on ext4 here),
- * and the caller's answer need not wait for it. A crash in between leaves a temp name that
- * reconciliation removes.
+ * Renames `temp` (already synced by the caller) over `target` and syncs the directory, so the new
+ * name survives a power loss once this resolves. Atomic: readers see the old file or the new one.
+ * The old file keeps a second name until the rename is done and is unlinked afterwards, without
+ * waiting: freeing a large file's blocks takes the filesystem a while (140 ms for 512 MiB on ext4
+ * here), and the caller's answer need not wait for it. A crash in between leaves a temp name that
+ * reconciliation removes; a failed rename removes `temp`.
  */
 export async function renameOver(temp: string, target: string): Promise<void> {
   const old = tempBeside(target, 'old');
@@ -25,7 +27,12 @@ export async function renameOver(temp: string, target: string): Promise<void> {
   );
   try {
     await fs.rename(temp, target);
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => {});
+    throw err;
   } finally {
     if (kept) void fs.unlink(old).catch(() => {});
   }
+  await syncDirectory(path.dirname(target));
 }
+
