@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { syncDirectory } from '../../common/file-writer';
 
 /** Names the sync writes on disk for its own work; listings hide them, reconciliation removes stale ones. */
@@ -36,3 +38,20 @@ export async function renameOver(temp: string, target: string): Promise<void> {
   await syncDirectory(path.dirname(target));
 }
 
+/** Writes `source` to a temp file beside `target`, syncs it and renames it over `target`; on failure nothing is left but what was there. */
+export async function placeStream(source: Readable, target: string, purpose: string): Promise<void> {
+  const temp = tempBeside(target, purpose);
+  try {
+    await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
+    const handle = await fs.open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    await fs.rm(temp, { force: true }).catch(() => {});
+    throw err;
+  }
+  await renameOver(temp, target);
+}

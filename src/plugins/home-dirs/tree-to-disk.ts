@@ -18,7 +18,7 @@ import { FolderDoc } from '../../modules/tree/schemas/folder.schema';
 import { ItemDoc } from '../../modules/tree/schemas/item.schema';
 import type { NodeSaveInfo, UploadInfo } from '../../modules/tree/tree-events';
 import { TreeService } from '../../modules/tree/tree.service';
-import { renameOver, tempBeside } from './temp-files';
+import { placeStream, tempBeside } from './temp-files';
 import { Realms } from './realms';
 
 /**
@@ -141,12 +141,8 @@ export class TreeToDisk {
       return;
     }
     // bytes from another store (a copy into a mapped folder): written to the item's path, then recorded as mapped
-    const temp = tempBeside(where.disk, 'copy');
     const source = await (await this.assetstores.adapter(file.assetstoreId)).openReadStream(file);
-    await diskStep(async () => {
-      await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
-      await renameOver(temp, where.disk);
-    });
+    await diskStep(() => placeStream(source, where.disk, 'copy'));
     Object.assign(file, { assetstoreId: mapped, sha512: null, path: null });
   }
 
