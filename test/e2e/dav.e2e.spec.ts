@@ -703,6 +703,18 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
     expect((await call(t.api, 'GET', '/user/me', { token: alice.token })).body.size).toBe(me.size);
   });
 
+  it('keeps the tree and the disk agreeing when PUTs of one file race', async () => {
+    await dav.putFileContents('/raced.txt', 'x');
+    for (let round = 0; round < 15; round++) {
+      // bodies of different sizes, so that the size in the tree tells whose write it recorded
+      const bodies = ['a'.repeat(1000 + round), 'b'.repeat(5000 + round), 'c'.repeat(20_000 + round)];
+      await Promise.all(bodies.map((b) => dav.putFileContents('/raced.txt', b)));
+      const onDisk = readFileSync(homeDir('raced.txt'), 'utf8');
+      expect(bodies).toContain(onDisk);
+      expect({ round, size: (await lookup('raced.txt')).body.size }).toEqual({ round, size: onDisk.length });
+    }
+  });
+
   it('adopts the item the tree holds for a file the disk lost, when a PUT writes it again', async () => {
     await dav.putFileContents('/lost.txt', 'first');
     const before = (await lookup('lost.txt')).body;

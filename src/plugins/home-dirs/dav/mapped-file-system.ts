@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { AppError, ConflictError, NotFoundError } from '../../../common/errors';
 import { FileWriter } from '../../../common/file-writer';
+import { KeyedQueue } from '../../../common/keyed-queue';
 import { Realms } from '../realms';
 import { renameOver, tempBeside } from '../temp-files';
 import { DavDeadProps } from './dav-dead-props';
@@ -24,6 +25,8 @@ export class MappedFileSystem extends webdav.FileSystem {
   private readonly stats = new WeakMap<object, Map<string, Stats | null>>();
   /** PUTs whose file `_create` made on disk just now: the write stream records it in the tree, once, with its size. */
   private readonly createdByPut = new WeakSet<object>();
+  /** The last step of PUTs (tree, then rename), one at a time per file. */
+  private readonly finishing = new KeyedQueue();
 
   constructor(
     private readonly realms: Realms,
@@ -123,11 +126,15 @@ export class MappedFileSystem extends webdav.FileSystem {
             await handle.sync();
             await handle.close();
             finished = true;
-            await this.undoOnFailure(
-              () => this.sync.fileWritten(at, size, { created }),
-              () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
-            );
-            await renameOver(temp, at.disk);
+            // PUTs of one path finish one at a time, so the last to record its size in the tree is
+            // also the last to put its bytes on disk
+            await this.finishing.run(at.disk, async () => {
+              await this.undoOnFailure(
+                () => this.sync.fileWritten(at, size, { created }),
+                () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
+              );
+              await renameOver(temp, at.disk);
+            });
           })().then(() => done(), (err) => done(fsError(err)));
         },
         destroy: (err, done) => {
