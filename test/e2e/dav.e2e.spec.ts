@@ -715,6 +715,24 @@ describe('WebDAV writes show in the tree when the response is sent', () => {
     }
   });
 
+  it('keeps the tree and the disk agreeing when a PUT races a DELETE or a MOVE of the same file', async () => {
+    const agree = async (name: string, round: number) => {
+      const disk = existsSync(homeDir(name)) ? readFileSync(homeDir(name), 'utf8') : null;
+      const tree = await lookup(name);
+      expect({ round, name, size: tree.status === 200 ? tree.body.size : null }).toEqual({ round, name, size: disk === null ? null : disk.length });
+    };
+    for (let round = 0; round < 10; round++) {
+      await dav.putFileContents('/contested.txt', 'x');
+      await Promise.allSettled([dav.putFileContents('/contested.txt', 'y'.repeat(3000 + round)), dav.deleteFile('/contested.txt')]);
+      await agree('contested.txt', round);
+      await dav.putFileContents('/contested.txt', 'x');
+      await Promise.allSettled([dav.putFileContents('/contested.txt', 'z'.repeat(4000 + round)), dav.moveFile('/contested.txt', '/moved-away.txt')]);
+      await agree('contested.txt', round);
+      await agree('moved-away.txt', round);
+      await dav.deleteFile('/moved-away.txt').catch(() => {});
+    }
+  });
+
   it('adopts the item the tree holds for a file the disk lost, when a PUT writes it again', async () => {
     await dav.putFileContents('/lost.txt', 'first');
     const before = (await lookup('lost.txt')).body;

@@ -25,8 +25,8 @@ export class MappedFileSystem extends webdav.FileSystem {
   private readonly stats = new WeakMap<object, Map<string, Stats | null>>();
   /** PUTs whose file `_create` made on disk just now: the write stream records it in the tree, once, with its size. */
   private readonly createdByPut = new WeakSet<object>();
-  /** The last step of PUTs (tree, then rename), one at a time per file. */
-  private readonly finishing = new KeyedQueue();
+  /** Writes to one path (a PUT's last step, DELETE, MOVE, COPY) run one at a time. */
+  private readonly writes = new KeyedQueue();
 
   constructor(
     private readonly realms: Realms,
@@ -126,9 +126,9 @@ export class MappedFileSystem extends webdav.FileSystem {
             await handle.sync();
             await handle.close();
             finished = true;
-            // PUTs of one path finish one at a time, so the last to record its size in the tree is
-            // also the last to put its bytes on disk
-            await this.finishing.run(at.disk, async () => {
+            // the tree step and the rename run with no other write of this path in between: the
+            // last PUT to record its size is the last to put its bytes on disk
+            await this.oneAtATime([at], async () => {
               await this.undoOnFailure(
                 () => this.sync.fileWritten(at, size, { created }),
                 () => Promise.all([fs.rm(temp, { force: true }), created ? fs.rm(at.disk, { force: true }) : undefined]),
@@ -162,12 +162,12 @@ export class MappedFileSystem extends webdav.FileSystem {
     const at = this.inside(p);
     if (!at) return callback(webdav.Errors.Forbidden);
     this.forget(info.context);
-    (async () => {
+    this.oneAtATime([at], async () => {
       const kind = diskKind(await fs.lstat(at.disk));
       await (kind === 'file' ? fs.unlink(at.disk) : fs.rm(at.disk, { recursive: true }));
       await this.sync.removed(at, kind);
       await this.dropLocks(p, info.context);
-    })().then(() => callback(), (err) => callback(fsError(err)));
+    }).then(() => callback(), (err) => callback(fsError(err)));
   }
 
   protected override _move(from: webdav.Path, to: webdav.Path, info: webdav.MoveInfo, callback: (error?: Error, overwritten?: boolean) => void): void {
@@ -175,7 +175,7 @@ export class MappedFileSystem extends webdav.FileSystem {
     const dst = this.inside(to);
     if (!src || !dst) return callback(webdav.Errors.Forbidden);
     this.forget(info.context);
-    (async () => {
+    this.oneAtATime([src, dst], async () => {
       const overwritten = await this.clearTarget(dst, info.overwrite);
       const kind = diskKind(await fs.lstat(src.disk));
       try {
@@ -188,7 +188,7 @@ export class MappedFileSystem extends webdav.FileSystem {
       await this.undoOnFailure(() => this.sync.moved(src, dst, kind), () => fs.rename(dst.disk, src.disk));
       await this.dropLocks(from, info.context);
       return overwritten;
-    })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
+    }).then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
   }
 
   protected override _copy(from: webdav.Path, to: webdav.Path, info: webdav.CopyInfo, callback: (error?: Error, overwritten?: boolean) => void): void {
@@ -196,7 +196,7 @@ export class MappedFileSystem extends webdav.FileSystem {
     const dst = this.inside(to);
     if (!src || !dst) return callback(webdav.Errors.Forbidden);
     this.forget(info.context);
-    (async () => {
+    this.oneAtATime([dst], async () => {
       const overwritten = await this.clearTarget(dst, info.overwrite);
       const s = await fs.lstat(src.disk);
       if (s.isDirectory() && info.depth === 0) await fs.mkdir(dst.disk);
@@ -205,10 +205,22 @@ export class MappedFileSystem extends webdav.FileSystem {
       const [source, copy] = await Promise.all([this.sync.node(src, diskKind(s)), this.sync.node(dst, diskKind(s))]);
       if (source && copy) await this.deadProps.copyTree(source, copy);
       return overwritten;
-    })().then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
+    }).then((overwritten) => callback(undefined, overwritten), (err) => callback(fsError(err)));
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * Runs a write once no other write of these paths is under way in this process: a disk step and
+   * its tree step are then never interleaved with another's on the same file (a PUT's rename after
+   * a DELETE's tree step left a file the tree did not know). Paths are taken in sorted order, so two
+   * MOVEs in opposite directions cannot wait for each other.
+   */
+  private oneAtATime<T>(paths: RealmPath[], task: () => Promise<T>): Promise<T> {
+    const keys = [...new Set(paths.map((p) => p.disk))].sort();
+    const nested = keys.reduceRight<() => Promise<T>>((inner, key) => () => this.writes.run(key, inner), task);
+    return nested();
+  }
 
   /** With Overwrite: T an existing target goes first (disk and tree); with F it is a 412. */
   private async clearTarget(dst: RealmPath, overwrite: boolean): Promise<boolean> {
