@@ -95,9 +95,9 @@ export class FileWriter {
   }
 }
 
-/** Makes a directory's entries durable (a rename into it, a new name): the last step of a durable write. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** Makes a file's bytes, or a directory's entries (a rename into it, a new name), durable. */
+export async function syncPath(file: string): Promise<void> {
+  const handle = await open(file, 'r');
   try {
     await handle.sync();
   } finally {

@@ -13,7 +13,7 @@ import type {
   UploadTarget,
 } from '../assetstore';
 import { ValidationError } from '../../common/errors';
-import { syncDirectory } from '../../common/file-writer';
+import { syncPath } from '../../common/file-writer';
 import { sealTempFile, writeChunkAt, writePartAt } from '../chunk-writer';
 
 export const FILESYSTEM = 'filesystem';
@@ -101,7 +101,7 @@ export class FilesystemAssetstore implements AssetstoreAdapter {
     return this.context.withLock(lockKey(sha512), async () => {
       // renaming over an identical blob is harmless, and restores one deleted a moment ago
       await fs.rename(tempFile, target);
-      await syncDirectory(path.dirname(target));
+      await syncPath(path.dirname(target));
       return record({ sha512, path: relative });
     });
   }

@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { syncDirectory } from '../../common/file-writer';
+import { syncPath } from '../../common/file-writer';
 
 /** Names the sync writes on disk for its own work; listings hide them, reconciliation removes stale ones. */
 export const TEMP_PREFIX = '.strata-';
@@ -35,7 +35,7 @@ export async function renameOver(temp: string, target: string): Promise<void> {
   } finally {
     if (kept) void fs.unlink(old).catch(() => {});
   }
-  await syncDirectory(path.dirname(target));
+  await syncPath(path.dirname(target));
 }
 
 /** Writes `source` to a temp file beside `target`, syncs it and renames it over `target`; on failure nothing is left but what was there. */
@@ -43,12 +43,7 @@ export async function placeStream(source: Readable, target: string, purpose: str
   const temp = tempBeside(target, purpose);
   try {
     await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
-    const handle = await fs.open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await syncPath(temp);
   } catch (err) {
     await fs.rm(temp, { force: true }).catch(() => {});
     throw err;

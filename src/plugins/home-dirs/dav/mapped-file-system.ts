@@ -1,6 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
 import { promises as fs, Stats } from 'node:fs';
-import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { v2 as webdav } from 'webdav-server';
 import { AppError, ConflictError, NotFoundError } from '../../../common/errors';
